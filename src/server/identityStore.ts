@@ -1,0 +1,51 @@
+// IdentityDO: the relay's certificates, created once on first use and kept in SQLite, so the
+// address (smp://keyHash@host) stays the same across restarts and deploys.
+import { DurableObject } from "cloudflare:workers";
+import { deserializeIdentity, generateIdentity, serializeIdentity, type RelayIdentity, type StoredIdentity } from "./identity.js";
+
+export class IdentityDO extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL)");
+  }
+
+  /** The stored identity, generated (for `host`) on the first call. The CA key never leaves. */
+  async get(host: string): Promise<StoredIdentity> {
+    const existing = this.read();
+    if (existing) return withoutCaKey(existing);
+    const { identity, caKey } = await generateIdentity(host);
+    // Two first calls may race across the await above; the first insert wins and both return it.
+    this.ctx.storage.sql.exec(
+      "INSERT OR IGNORE INTO identity (id, record) VALUES (1, ?)",
+      JSON.stringify(serializeIdentity(identity, caKey)),
+    );
+    const stored = this.read();
+    if (!stored) throw new Error("identity not stored");
+    return withoutCaKey(stored);
+  }
+
+  private read(): StoredIdentity | null {
+    const row = this.ctx.storage.sql.exec<{ record: string }>("SELECT record FROM identity WHERE id = 1").toArray()[0];
+    return row ? (JSON.parse(row.record) as StoredIdentity) : null;
+  }
+}
+
+function withoutCaKey(s: StoredIdentity): StoredIdentity {
+  const { caKey: _caKey, ...rest } = s;
+  return rest;
+}
+
+/** Per-isolate cache: one RPC to the identity object per isolate, not per connection. */
+let cached: Promise<RelayIdentity> | null = null;
+
+export function loadIdentity(env: Env, host: string): Promise<RelayIdentity> {
+  if (cached === null) {
+    cached = env.IDENTITY.getByName("relay")
+      .get(host)
+      .then((s) => deserializeIdentity(s));
+    cached.catch(() => {
+      cached = null;
+    });
+  }
+  return cached;
+}

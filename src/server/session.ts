@@ -1,0 +1,185 @@
+// SessionDO: one Durable Object per client WebSocket, using the Hibernation API.
+//
+// Life of a connection: fetch() accepts the socket and sends the server hello; the first frame
+// back is the client hello, which sets up block encryption; every later frame is one encrypted
+// block of commands, answered in order. Between frames the object may hibernate or be evicted:
+// all it needs is in the socket attachment (see sessionState.ts).
+import { DurableObject } from "cloudflare:workers";
+import { parseChallenge } from "../protocol/address.js";
+import { decodeBatch, encodeBatch, packBatches } from "../protocol/batch.js";
+import { constantTimeEqual, ParseError } from "../protocol/encoding.js";
+import { decodeClientHello, encodeServerHello, SMP_VERSION } from "../protocol/hello.js";
+import { BLOCK_SIZE, pad, unpad } from "../protocol/padding.js";
+import { encodeServerTransmission, type ServerTransmission } from "../protocol/transmission.js";
+import { chainInit, decryptBlock, encryptBlock } from "../crypto/blockCipher.js";
+import { decodePublicKey } from "../crypto/keys.js";
+import { randomBytes } from "../crypto/random.js";
+import { generateX25519, x25519 } from "../crypto/x25519.js";
+import { encodeReply, handleTransmission } from "./dispatch.js";
+import { loadIdentity } from "./identityStore.js";
+import { serverHelloFor } from "./identity.js";
+import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
+
+/** Close codes: 1002 for protocol violations, 1003 for text frames, 1011 for our own failures. */
+const CLOSE_PROTOCOL = 1002;
+const CLOSE_UNSUPPORTED = 1003;
+const CLOSE_INTERNAL = 1011;
+
+const EMPTY = new Uint8Array(0);
+
+export class SessionDO extends DurableObject<Env> {
+  /**
+   * Frames are handled one after another. Handlers await (WebCrypto, and queue calls later), and
+   * the runtime would otherwise start the next frame's handler meanwhile: the client's first
+   * command block can arrive while its hello is still being processed. Only pending while work
+   * is in flight, so it never keeps the object from hibernating.
+   */
+  private tail: Promise<void> = Promise.resolve();
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const url = new URL(request.url);
+    const challenge = parseChallenge(url.pathname + url.search);
+    const identity = await loadIdentity(this.env, url.host);
+    const session = await generateX25519();
+    const sessionId = randomBytes(32);
+    const hello = await serverHelloFor(identity, { sessionId, sessionPublicKey: session.publicKey, challenge });
+    const helloBlock = pad(encodeServerHello(hello), BLOCK_SIZE);
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    writeState(server, {
+      phase: "handshake",
+      sessionId,
+      sessionPriv: session.privateKey,
+      sessionPub: session.publicKey,
+      keyHash: identity.keyHash,
+    });
+    // The hello goes out one event-loop turn after the 101 response: a Node `ws` client that
+    // attaches its message handler after "open" (smp-web does) drops a hello that arrives in the
+    // same read as the upgrade response (WIRE.md 10.3).
+    setTimeout(() => {
+      try {
+        server.send(helloBlock);
+      } catch {
+        // The client already left; webSocketClose cleans up.
+      }
+    }, 1);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const run = this.tail.then(() => this.onFrame(ws, message));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  override webSocketClose(ws: WebSocket, _code: number, _reason: string, _wasClean: boolean): void {
+    // Nothing is held per connection beyond the attachment, which goes with the socket.
+    void ws;
+  }
+
+  override webSocketError(_ws: WebSocket, _error: unknown): void {}
+
+  private async onFrame(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message === "string") return close(ws, CLOSE_UNSUPPORTED, "BLOCK");
+    // Exactly one 16384-byte block per frame; anything else is a fatal transport error (BLOCK).
+    if (message.byteLength !== BLOCK_SIZE) return close(ws, CLOSE_PROTOCOL, "BLOCK");
+    const state = readState(ws);
+    if (state === null) return close(ws, CLOSE_INTERNAL, "no session state");
+    const frame = new Uint8Array(message);
+    try {
+      if (state.phase === "handshake") await this.onClientHello(ws, state, frame);
+      else await this.onBlock(ws, state, frame);
+    } catch (e) {
+      console.error("session error", e instanceof Error ? e.message : String(e));
+      close(ws, CLOSE_INTERNAL, "INTERNAL");
+    }
+  }
+
+  private async onClientHello(ws: WebSocket, state: SessionState & { phase: "handshake" }, frame: Uint8Array): Promise<void> {
+    let hello;
+    try {
+      hello = decodeClientHello(unpad(frame));
+    } catch (e) {
+      if (e instanceof ParseError) return close(ws, CLOSE_PROTOCOL, "HANDSHAKE PARSE");
+      throw e;
+    }
+    if (hello.version !== SMP_VERSION) return close(ws, CLOSE_PROTOCOL, "VERSION");
+    if (!constantTimeEqual(hello.keyHash, state.keyHash)) return close(ws, CLOSE_PROTOCOL, "HANDSHAKE IDENTITY");
+    if (hello.clientService !== null) return close(ws, CLOSE_PROTOCOL, "HANDSHAKE BAD_SERVICE");
+    const clientKey = hello.clientKey === null ? null : decodePublicKey(hello.clientKey);
+    // Web clients always send an X25519 key and no proxy flag: that is what turns on block encryption.
+    if (clientKey === null || clientKey.alg !== "x25519" || hello.proxyServer) return close(ws, CLOSE_PROTOCOL, "HANDSHAKE PARSE");
+    let dh: Uint8Array;
+    try {
+      dh = await x25519(state.sessionPriv, clientKey.raw);
+    } catch {
+      return close(ws, CLOSE_PROTOCOL, "HANDSHAKE PARSE");
+    }
+    const chains = chainInit(state.sessionId, dh);
+    const open: OpenState = {
+      phase: "open",
+      sessionId: state.sessionId,
+      sessionPriv: state.sessionPriv,
+      sessionPub: state.sessionPub,
+      version: hello.version,
+      snd: chains.a,
+      rcv: chains.b,
+    };
+    writeState(ws, open);
+  }
+
+  private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array): Promise<void> {
+    // Step the receive chain and persist it before anything awaits.
+    const { content, next } = decryptBlock(state.rcv, frame);
+    writeState(ws, { ...state, rcv: next });
+    if (content === null) {
+      // The client's chain and ours no longer agree: say so and end the connection.
+      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
+      return close(ws, CLOSE_PROTOCOL, "BLOCK");
+    }
+    let items: Uint8Array[];
+    try {
+      items = decodeBatch(content);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
+      return;
+    }
+    const replies = await Promise.all(items.map((t) => handleTransmission(t)));
+    sendTransmissions(ws, replies.map(encodeReply));
+  }
+}
+
+const ERR_BLOCK = new TextEncoder().encode("ERR BLOCK");
+
+/**
+ * Packs transmissions into as few blocks as fit and sends them, stepping the send chain.
+ * Synchronous from reading the chain key to writing the next one, so concurrent senders
+ * (replies, and pushes later) can never reuse a step.
+ */
+export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[]): void {
+  if (ts.length === 0) return;
+  const state = readState(ws);
+  if (state === null || state.phase !== "open") return;
+  let snd = state.snd;
+  const blocks: Uint8Array[] = [];
+  for (const batch of packBatches(ts.map(encodeServerTransmission))) {
+    const r = encryptBlock(snd, encodeBatch(batch));
+    blocks.push(r.block);
+    snd = r.next;
+  }
+  writeState(ws, { ...state, snd });
+  for (const b of blocks) ws.send(b);
+}
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closing.
+  }
+}

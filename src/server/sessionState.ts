@@ -1,0 +1,33 @@
+// What a Session keeps between frames. It lives in the WebSocket's attachment, so it survives
+// hibernation and eviction of the object; nothing here is kept only in memory.
+
+export interface HandshakeState {
+  phase: "handshake";
+  sessionId: Uint8Array;
+  /** This connection's X25519 key pair (raw); the public half went out signed in the hello. */
+  sessionPriv: Uint8Array;
+  sessionPub: Uint8Array;
+  /** The relay identity the client must name in its hello. */
+  keyHash: Uint8Array;
+}
+
+export interface OpenState {
+  phase: "open";
+  sessionId: Uint8Array;
+  sessionPriv: Uint8Array;
+  sessionPub: Uint8Array;
+  version: number;
+  /** Chain keys: the relay sends with `snd` (chain A) and receives with `rcv` (chain B). */
+  snd: Uint8Array;
+  rcv: Uint8Array;
+}
+
+export type SessionState = HandshakeState | OpenState;
+
+export function readState(ws: WebSocket): SessionState | null {
+  return (ws.deserializeAttachment() as SessionState | null) ?? null;
+}
+
+export function writeState(ws: WebSocket, s: SessionState): void {
+  ws.serializeAttachment(s);
+}

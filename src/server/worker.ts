@@ -1,0 +1,39 @@
+// The Worker: WebSocket upgrades go to a fresh Session object each; plain HTTP routes are Hono's.
+import { Hono } from "hono";
+import { formatAddress } from "../protocol/address.js";
+import { SMP_VERSION } from "../protocol/hello.js";
+import { loadIdentity } from "./identityStore.js";
+import { RELAY_VERSION } from "./version.js";
+
+export { SessionDO } from "./session.js";
+export { IdentityDO } from "./identityStore.js";
+
+const app = new Hono<{ Bindings: Env }>();
+
+app.get("/health", async (c) => {
+  const host = new URL(c.req.url).host;
+  const identity = await loadIdentity(c.env, host);
+  return c.json({
+    status: "ok",
+    version: RELAY_VERSION,
+    smpVersion: SMP_VERSION,
+    address: formatAddress({ keyHash: identity.keyHash, host }),
+  });
+});
+
+app.get("/", async (c) => {
+  const host = new URL(c.req.url).host;
+  const identity = await loadIdentity(c.env, host);
+  return c.text(`SMP relay ${RELAY_VERSION}\n${formatAddress({ keyHash: identity.keyHash, host })}\n`);
+});
+
+export default {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    // Any path upgrades, as the upstream relay does: clients append ?challenge= to whatever URL
+    // they were given.
+    if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") {
+      return env.SESSION.get(env.SESSION.newUniqueId()).fetch(request);
+    }
+    return app.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;
