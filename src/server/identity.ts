@@ -27,6 +27,7 @@ export interface StoredIdentity {
   caKey?: { alg: SignatureAlgorithm; seed: string };
 }
 
+/** Ed25519 by default (upstream defaults to Ed448): WebCrypto signs it natively in workerd. */
 export async function generateIdentity(
   host: string,
   alg: SignatureAlgorithm = "ed25519",
