@@ -107,6 +107,16 @@ export class SMPClient {
 
   /** Sends an already-encoded transmission and waits for the reply with this corrId. */
   requestRaw(corrId: Uint8Array, transmission: Uint8Array): Promise<ServerResponse> {
+    const reply = this.expectReply(corrId);
+    if (this.isOpen) this.enqueue(transmission);
+    return reply;
+  }
+
+  /**
+   * Waits for the reply with this corrId without sending anything: for tests and tools that put
+   * their own frames on the wire (sealBlock, sendFrame).
+   */
+  expectReply(corrId: Uint8Array): Promise<ServerResponse> {
     if (this.closeInfo) return Promise.reject(this.closeInfo);
     const key = hex(corrId);
     return new Promise((resolve, reject) => {
@@ -115,7 +125,6 @@ export class SMPClient {
         reject(new TimeoutError(`no reply within ${this.opts.commandTimeout} ms`));
       }, this.opts.commandTimeout);
       this.pending.set(key, { resolve, reject, timer });
-      this.enqueue(transmission);
     });
   }
 

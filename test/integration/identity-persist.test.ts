@@ -1,0 +1,40 @@
+// The relay's identity is created once and kept in local storage: its address is the same after
+// a restart of `wrangler dev`, and a client holding the old address still verifies it.
+import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { connect } from "../../src/client/client.js";
+import type { WebSocketConstructor } from "../../src/client/socket.js";
+import { parseAddress } from "../../src/protocol/address.js";
+import { startRelay } from "../helpers/relay.js";
+
+const address = async (httpUrl: string): Promise<string> =>
+  ((await (await fetch(`${httpUrl}/health`)).json()) as { address: string }).address;
+
+describe("identity persistence", () => {
+  it("keeps the address across a restart of wrangler dev, and only with the same storage", async () => {
+    const first = await startRelay();
+    const before = await address(first.httpUrl);
+    await first.stop();
+
+    const port = Number(new URL(first.httpUrl).port);
+    const second = await startRelay({ persistTo: first.persistTo, port });
+    try {
+      expect(await address(second.httpUrl)).toBe(before);
+      const c = await connect(second.wsUrl, parseAddress(before).keyHash, {
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        pingInterval: 0,
+      });
+      await c.ping();
+      c.close();
+    } finally {
+      await second.stop();
+    }
+
+    const fresh = await startRelay();
+    try {
+      expect(parseAddress(await address(fresh.httpUrl)).keyHash).not.toEqual(parseAddress(before).keyHash);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
