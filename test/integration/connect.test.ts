@@ -105,7 +105,7 @@ describe("bad input", () => {
 
   it("answers an unknown command with ERR CMD UNKNOWN and a malformed one with CMD SYNTAX", async () => {
     const c = await open();
-    const send = (cmd: string, auth = new Uint8Array(0), entity = new Uint8Array(0)) => {
+    const send = (cmd: string, auth: Uint8Array = new Uint8Array(0), entity: Uint8Array = new Uint8Array(0)) => {
       const corrId = randomBytes(24);
       return c.requestRaw(corrId, encodeClientTransmission(auth, encodeSigned(corrId, entity, asciiBytes(cmd))));
     };
