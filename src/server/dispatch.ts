@@ -1,18 +1,50 @@
 // From one transmission to its reply: framing and credential checks first (WIRE.md 5.4, 5.5),
-// then the command itself. Queue commands are answered here until queues exist.
-import { decodeCommand, encodeResponse, type ClientCommand, type ServerResponse } from "../protocol/commands.js";
-import { ParseError } from "../protocol/encoding.js";
+// then the command. PING and refusals are answered here; NEW creates a Queue object; every other
+// queue command is routed, by its entity id, to the Queue object that owns it (see queue.ts).
+import { decodeCommand, type ClientCommand, type NewCommand, type ServerResponse } from "../protocol/commands.js";
+import { asciiBytes, constantTimeEqual, hex, ParseError } from "../protocol/encoding.js";
 import { CommandError, type ErrorCode } from "../protocol/errors.js";
-import { decodeClientTransmission, type ClientTransmission, type ServerTransmission } from "../protocol/transmission.js";
+import { decodeClientTransmission, transmissionForAuth, type ClientTransmission } from "../protocol/transmission.js";
+import { verifyAuthorization } from "../crypto/authenticator.js";
+import { decodePublicKey } from "../crypto/keys.js";
+import { verifyCommand, type AuthInput } from "./auth.js";
+import type { RelayConfig } from "./config.js";
+import type { ConnMode, QueueCommand } from "./queue.js";
+import type { IdKind, QueueIdCodec, RoutedId } from "./queueIds.js";
 
 /** Authorization lengths the protocol knows: none, Ed25519, X25519 authenticator, Ed448. */
 const AUTH_LENGTHS = new Set([0, 64, 80, 114]);
 const EMPTY = new Uint8Array(0);
 
+/** A transmission to send back: a reply (with the command's corrId) or a push (empty corrId). */
 export interface Reply {
   corrId: Uint8Array;
   entityId: Uint8Array;
   response: ServerResponse;
+}
+
+/** What a Session knows and offers to the commands of one connection. */
+export interface SessionContext {
+  env: Env;
+  /** This Session object's id: how Queue objects find the subscriber. */
+  session: string;
+  sessionId: Uint8Array;
+  sessionPriv: Uint8Array;
+  ids: QueueIdCodec;
+  config: RelayConfig;
+  modeOf(queue: string): ConnMode | null;
+  setMode(queue: string, mode: ConnMode | null): void;
+}
+
+/** A transmission after parsing: either already answered, or a command to run. */
+export type Prepared =
+  | { done: Reply }
+  | { done?: undefined; t: ClientTransmission; c: ClientCommand; routed: RoutedId | null; group: string };
+
+export interface Outcome {
+  reply: Reply;
+  /** Sent after all replies of the block (the MSG that follows a SOK). */
+  push?: Reply;
 }
 
 function reply(t: Pick<ClientTransmission, "corrId" | "entityId">, response: ServerResponse): Reply {
@@ -45,57 +77,130 @@ function credentialError(t: ClientTransmission, c: ClientCommand): ErrorCode | n
   }
 }
 
-/** Parses one transmission and answers it. Never throws for bad input. */
-export async function handleTransmission(raw: Uint8Array): Promise<Reply> {
+/**
+ * Parses one transmission and settles everything that needs no queue. Commands for the same
+ * queue share a `group`: a block runs groups concurrently and each group in order.
+ */
+export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
   let t: ClientTransmission;
   try {
     t = decodeClientTransmission(raw);
   } catch (e) {
-    if (e instanceof ParseError) return err({ corrId: EMPTY, entityId: EMPTY }, "BLOCK");
+    if (e instanceof ParseError) return { done: err({ corrId: EMPTY, entityId: EMPTY }, "BLOCK") };
     throw e;
   }
-  if (!AUTH_LENGTHS.has(t.authorization.length)) return err({ corrId: t.corrId, entityId: EMPTY }, "BLOCK");
-  if (t.serviceSignature !== null) return err(t, "SERVICE");
+  if (!AUTH_LENGTHS.has(t.authorization.length)) return { done: err({ corrId: t.corrId, entityId: EMPTY }, "BLOCK") };
+  if (t.serviceSignature !== null) return { done: err(t, "SERVICE") };
   let c: ClientCommand;
   try {
     c = decodeCommand(t.command);
   } catch (e) {
-    if (e instanceof CommandError) return err(t, `CMD ${e.code}`);
+    if (e instanceof CommandError) return { done: err(t, `CMD ${e.code}`) };
     throw e;
   }
   const bad = credentialError(t, c);
-  if (bad !== null) return err(t, bad);
-  return execute(t, c);
-}
-
-async function execute(t: ClientTransmission, c: ClientCommand): Promise<Reply> {
+  if (bad !== null) return { done: err(t, bad) };
   switch (c.tag) {
     case "PING":
-      return reply(t, { tag: "PONG" });
+      return { done: reply(t, { tag: "PONG" }) };
     case "PRXY":
       // This relay does not proxy; upstream answers a disabled proxy this way.
-      return err(t, "PROXY BASIC_AUTH");
+      return { done: err(t, "PROXY BASIC_AUTH") };
     case "PFWD":
-      return err(t, "PROXY NO_SESSION");
-    case "NEW":
+      return { done: err(t, "PROXY NO_SESSION") };
+    case "NKEY":
+    case "NDEL":
+    case "NSUB":
+    case "NSUBS":
+    case "RKEY":
+    case "LSET":
+    case "LDEL":
+    case "LKEY":
+    case "SUBS":
+    case "RFWD":
+      // Notifier, link-management and service commands: not served by a web relay.
+      return { done: err(t, "CMD PROHIBITED") };
+    default: {
+      const routed = t.entityId.length > 0 ? ids.open(t.entityId) : null;
+      return { t, c, routed, group: routed ? routed.queue : `new:${hex(t.corrId)}` };
+    }
+  }
+}
+
+/** Runs a prepared command. Never throws: a failure of ours is ERR INTERNAL. */
+export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome> {
+  if (p.done) return { reply: p.done };
+  const { t, c } = p;
+  try {
+    const auth: AuthInput = {
+      authorization: t.authorization,
+      tForAuth: transmissionForAuth(ctx.sessionId, t.signed),
+      corrId: t.corrId,
+      sessionPriv: ctx.sessionPriv,
+    };
+    if (c.tag === "NEW") return { reply: await createQueue(t, c, auth, ctx) };
+    const command = queueCommand(c);
+    const need: IdKind = c.tag === "SEND" || c.tag === "SKEY" ? "snd" : "rcv";
+    if (command === null || p.routed === null || p.routed.kind !== need) {
+      // Not an id we issued, the wrong kind of id, or LGET (no links here): AUTH, after the same
+      // verification work a real queue would cost.
+      await verifyCommand(null, auth);
+      return { reply: err(t, "AUTH") };
+    }
+    const queue = p.routed.queue;
+    const r = await ctx.env.QUEUE.getByName(queue).call({ command, auth, session: ctx.session, mode: ctx.modeOf(queue) });
+    if (r.mode !== undefined) ctx.setMode(queue, r.mode);
+    return { reply: reply(t, r.reply), ...(r.push ? { push: { corrId: EMPTY, entityId: t.entityId, response: r.push } } : {}) };
+  } catch (e) {
+    console.error("command failed", c.tag, e instanceof Error ? e.message : String(e));
+    return { reply: err(t, "INTERNAL") };
+  }
+}
+
+function queueCommand(c: ClientCommand): QueueCommand | null {
+  switch (c.tag) {
     case "SUB":
-    case "KEY":
-    case "SKEY":
-    case "SEND":
-    case "ACK":
     case "GET":
     case "OFF":
     case "DEL":
     case "QUE":
-    case "LGET":
-      // No queue exists yet on this relay, and an unknown queue is AUTH.
-      return err(t, "AUTH");
+      return { tag: c.tag };
+    case "KEY":
+    case "SKEY":
+      return { tag: c.tag, senderKey: c.senderKey };
+    case "SEND":
+      return { tag: "SEND", notify: c.notify, body: c.body };
+    case "ACK":
+      return { tag: "ACK", msgId: c.msgId };
     default:
-      // Notifier, link-management and service commands: not served by a web relay.
-      return err(t, "CMD PROHIBITED");
+      return null;
   }
 }
 
-export function encodeReply(r: Reply): ServerTransmission {
-  return { corrId: r.corrId, entityId: r.entityId, command: encodeResponse(r.response) };
+/** NEW: checks the creation policy and the request, then sets up a fresh Queue object. */
+async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput, ctx: SessionContext): Promise<Reply> {
+  const rcvKey = decodePublicKey(c.rcvAuthKey);
+  const dhKey = decodePublicKey(c.rcvDhKey);
+  if (rcvKey === null || dhKey === null || dhKey.alg !== "x25519") return err(t, "CMD SYNTAX");
+  // Client-chosen sender ids (short links) and notifier credentials are not served.
+  if (c.queueReqData?.link || c.ntfCreds) return err(t, "CMD PROHIBITED");
+  const verified = await verifyAuthorization(rcvKey, auth.authorization, auth.tForAuth, auth.corrId, auth.sessionPriv);
+  const password = ctx.config.queuePassword;
+  const allowed =
+    ctx.config.allowNewQueues &&
+    (password === null || (c.basicAuth !== null && constantTimeEqual(c.basicAuth, asciiBytes(password))));
+  if (!verified || !allowed) return err(t, "AUTH");
+  const { queue, rcvId, sndId } = ctx.ids.newQueue();
+  const mode = c.queueReqData?.mode ?? null;
+  const srvDhKey = await ctx.env.QUEUE.getByName(queue).create({
+    queue,
+    rcvId,
+    sndId,
+    rcvAuthKey: c.rcvAuthKey,
+    rcvDhKey: c.rcvDhKey,
+    mode: mode ?? "-",
+    subscriber: c.subscribe ? ctx.session : null,
+  });
+  if (c.subscribe) ctx.setMode(queue, "sub");
+  return reply(t, { tag: "IDS", rcvId, sndId, srvDhKey, queueMode: mode, linkId: null, serviceId: null, serverNtfCreds: null });
 }

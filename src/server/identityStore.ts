@@ -1,12 +1,22 @@
 // IdentityDO: the relay's certificates, created once on first use and kept in SQLite, so the
 // address (smp://keyHash@host) stays the same across restarts and deploys.
 import { DurableObject } from "cloudflare:workers";
+import { randomBytes } from "../crypto/random.js";
+import { QueueIdCodec } from "./queueIds.js";
 import { deserializeIdentity, generateIdentity, serializeIdentity, type RelayIdentity, type StoredIdentity } from "./identity.js";
 
 export class IdentityDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL)");
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS identity (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS routing (id INTEGER PRIMARY KEY CHECK (id = 1), key BLOB NOT NULL);`);
+  }
+
+  /** The secret that seals queue ids (see queueIds.ts), created on the first call. */
+  routingKey(): Uint8Array {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO routing (id, key) VALUES (1, ?)", randomBytes(32).buffer);
+    return new Uint8Array(this.ctx.storage.sql.exec<{ key: ArrayBuffer }>("SELECT key FROM routing WHERE id = 1").one().key);
   }
 
   /** The stored identity, generated (for `host`) on the first call. The CA key never leaves. */
@@ -48,4 +58,19 @@ export function loadIdentity(env: Env, host: string): Promise<RelayIdentity> {
     });
   }
   return cached;
+}
+
+let codec: Promise<QueueIdCodec> | null = null;
+
+/** The queue id codec, keyed with the relay's routing secret (one RPC per isolate). */
+export function loadQueueIds(env: Env): Promise<QueueIdCodec> {
+  if (codec === null) {
+    codec = env.IDENTITY.getByName("relay")
+      .routingKey()
+      .then((k) => new QueueIdCodec(k));
+    codec.catch(() => {
+      codec = null;
+    });
+  }
+  return codec;
 }

@@ -15,8 +15,11 @@ import { chainInit, decryptBlock, encryptBlock } from "../crypto/blockCipher.js"
 import { decodePublicKey } from "../crypto/keys.js";
 import { randomBytes } from "../crypto/random.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
-import { encodeReply, handleTransmission } from "./dispatch.js";
-import { loadIdentity } from "./identityStore.js";
+import { encodeResponse, type ServerResponse } from "../protocol/commands.js";
+import { readConfig, type RelayConfig } from "./config.js";
+import { ConnModes } from "./connModes.js";
+import { execute, prepare, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
+import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
 import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
 
@@ -35,6 +38,28 @@ export class SessionDO extends DurableObject<Env> {
    * is in flight, so it never keeps the object from hibernating.
    */
   private tail: Promise<void> = Promise.resolve();
+  private readonly modes: ConnModes;
+  private readonly config: RelayConfig;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.modes = new ConnModes(ctx.storage.sql);
+    this.config = readConfig(env as unknown as Record<string, string>);
+  }
+
+  /**
+   * RPC from a Queue object: deliver MSG, END or DELD for one of this connection's queues.
+   * False when the socket is gone or this connection no longer holds the subscription: the
+   * queue then forgets this subscriber.
+   */
+  push(queue: string, entityId: Uint8Array, response: ServerResponse): boolean {
+    const ws = this.ctx.getWebSockets()[0];
+    const state = ws ? readState(ws) : null;
+    if (!ws || state?.phase !== "open" || this.modes.get(queue) !== "sub") return false;
+    if (response.tag === "END" || response.tag === "DELD") this.modes.set(queue, null);
+    sendTransmissions(ws, [{ corrId: EMPTY, entityId, command: encodeResponse(response) }]);
+    return true;
+  }
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
@@ -76,9 +101,10 @@ export class SessionDO extends DurableObject<Env> {
     return run;
   }
 
-  override webSocketClose(ws: WebSocket, _code: number, _reason: string, _wasClean: boolean): void {
-    // Nothing is held per connection beyond the attachment, which goes with the socket.
-    void ws;
+  override async webSocketClose(_ws: WebSocket, _code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    // Subscriptions end with the connection. Queues learn it lazily: their next push is refused.
+    this.modes.clear();
+    await this.ctx.storage.deleteAll();
   }
 
   override webSocketError(_ws: WebSocket, _error: unknown): void {}
@@ -149,12 +175,49 @@ export class SessionDO extends DurableObject<Env> {
       sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
       return;
     }
-    const replies = await Promise.all(items.map((t) => handleTransmission(t)));
-    sendTransmissions(ws, replies.map(encodeReply));
+    const outcomes = await this.run(items, state);
+    const out: Reply[] = outcomes.map((o) => o.reply);
+    for (const o of outcomes) if (o.push) out.push(o.push);
+    sendTransmissions(ws, out.map(toTransmission));
+  }
+
+  /**
+   * Runs a block's commands: commands for one queue in order, different queues concurrently.
+   * Outcomes come back in command order.
+   */
+  private async run(items: Uint8Array[], state: OpenState): Promise<Outcome[]> {
+    const ids = await loadQueueIds(this.env);
+    const ctx: SessionContext = {
+      env: this.env,
+      session: this.ctx.id.toString(),
+      sessionId: state.sessionId,
+      sessionPriv: state.sessionPriv,
+      ids,
+      config: this.config,
+      modeOf: (q) => this.modes.get(q),
+      setMode: (q, m) => this.modes.set(q, m),
+    };
+    const prepared = items.map((raw) => prepare(raw, ids));
+    const outcomes: Outcome[] = new Array(prepared.length);
+    const groups = new Map<string, number[]>();
+    prepared.forEach((p, i) => {
+      if (p.done) outcomes[i] = { reply: p.done };
+      else groups.set(p.group, [...(groups.get(p.group) ?? []), i]);
+    });
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        for (const i of indexes) outcomes[i] = await execute(prepared[i]!, ctx);
+      }),
+    );
+    return outcomes;
   }
 }
 
 const ERR_BLOCK = new TextEncoder().encode("ERR BLOCK");
+
+function toTransmission(r: Reply): ServerTransmission {
+  return { corrId: r.corrId, entityId: r.entityId, command: encodeResponse(r.response) };
+}
 
 /**
  * Packs transmissions into as few blocks as fit and sends them, stepping the send chain.

@@ -7,6 +7,7 @@ import { RELAY_VERSION } from "./version.js";
 
 export { SessionDO } from "./session.js";
 export { IdentityDO } from "./identityStore.js";
+export { QueueDO } from "./queue.js";
 
 const app = new Hono<{ Bindings: Env }>();
 

@@ -1,0 +1,59 @@
+// Relay settings from the Worker's environment, with defaults and validation. A bad value is an
+// error that names the variable, never a silent fallback.
+
+export interface RelayConfig {
+  /** Seconds a pending message is kept (default 21 days). */
+  messageTtlSeconds: number;
+  /** Pending messages per queue before SEND gets ERR QUOTA (default 128). */
+  queueQuota: number;
+  /** Whether NEW may create queues at all. */
+  allowNewQueues: boolean;
+  /** When set, NEW must carry this basic-auth password. */
+  queuePassword: string | null;
+}
+
+export const DEFAULT_CONFIG: RelayConfig = {
+  messageTtlSeconds: 21 * 24 * 3600,
+  queueQuota: 128,
+  allowNewQueues: true,
+  queuePassword: null,
+};
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export interface ConfigEnv {
+  MESSAGE_TTL_SECONDS?: string;
+  QUEUE_QUOTA?: string;
+  ALLOW_NEW_QUEUES?: string;
+  QUEUE_PASSWORD?: string;
+}
+
+function intVar(env: ConfigEnv, name: keyof ConfigEnv, min: number, max: number, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+export function readConfig(env: ConfigEnv): RelayConfig {
+  const allow = env.ALLOW_NEW_QUEUES;
+  if (allow !== undefined && allow !== "" && allow !== "true" && allow !== "false") {
+    throw new ConfigError(`ALLOW_NEW_QUEUES must be "true" or "false", got "${allow}"`);
+  }
+  const password = env.QUEUE_PASSWORD;
+  // Same alphabet as SMP server addresses: printable ASCII without space, @, : and /.
+  if (password !== undefined && password !== "" && !/^[!-~]+$/.test(password.replace(/[@:/]/g, " "))) {
+    throw new ConfigError("QUEUE_PASSWORD must be printable ASCII without spaces, '@', ':' or '/'");
+  }
+  return {
+    messageTtlSeconds: intVar(env, "MESSAGE_TTL_SECONDS", 60, 365 * 24 * 3600, DEFAULT_CONFIG.messageTtlSeconds),
+    queueQuota: intVar(env, "QUEUE_QUOTA", 1, 10_000, DEFAULT_CONFIG.queueQuota),
+    allowNewQueues: allow !== "false",
+    queuePassword: password ? password : null,
+  };
+}
