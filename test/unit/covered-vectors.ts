@@ -48,6 +48,9 @@ export const COVERED_VECTORS = {
     "client_batch_two_SUB",
   ],
 
+  // The client's queue API: message decryption, the NEW createQueue sends, INFO parsing.
+  "client-queues.test.ts": ["msg_body_encryption", "client_NEW", "client_NEW_onlycreate_basicauth", "server_IDS", "server_INFO"],
+
   "server-responses.test.ts": [
     "server_IDS",
     "server_SOK",
