@@ -237,8 +237,9 @@ export class QueueDO extends DurableObject<Env> {
     if (c.mode === null) return err("NO_MSG");
     const head = this.head();
     if (head === null || (msgId.length > 0 && !equalBytes(msgId, head.msg_id))) return err("NO_MSG");
+    const n = this.messageCount();
     this.sql.exec("DELETE FROM msg WHERE seq = ?", head.seq);
-    this.count = this.messageCount() - 1;
+    this.count = n - 1;
     if (this.count === 0 && !q.can_write) this.update("can_write = 1");
     const next = c.mode === "sub" ? this.head() : null;
     return { reply: next ? this.msg(next) : OK };
@@ -343,6 +344,7 @@ export class QueueDO extends DurableObject<Env> {
     const ts = nowSeconds();
     const expires = Date.now() + this.config.messageTtlSeconds * 1000;
     const body = cryptoBox(q.dh_secret, msgId, pad(plaintext, MSG_PADDED));
+    const n = this.messageCount();
     const seq = this.sql.exec<{ seq: number }>(
       "INSERT INTO msg (msg_id, ts, quota, expires, body) VALUES (?, ?, ?, ?, ?) RETURNING seq",
       blob(msgId),
@@ -351,7 +353,7 @@ export class QueueDO extends DurableObject<Env> {
       expires,
       blob(body),
     ).one().seq;
-    this.count = this.messageCount() + 1;
+    this.count = n + 1;
     void this.armAlarm(expires);
     return { seq, msg_id: msgId, ts, quota: quota ? 1 : 0, expires, body };
   }
