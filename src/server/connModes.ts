@@ -1,6 +1,7 @@
 // What one connection is to each queue it touched: its subscriber (SUB) or a reader with GET.
 // Kept in the Session object's SQLite storage so it outlives hibernation; the table is made on
 // first use, so a connection that only pings never writes storage.
+import { execCounted } from "./metrics.js";
 import type { ConnMode } from "./queue.js";
 
 export class ConnModes {
@@ -9,26 +10,26 @@ export class ConnModes {
   constructor(private readonly sql: SqlStorage) {}
 
   private exists(): boolean {
-    this.ready ??= this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'modes'").toArray().length > 0;
+    this.ready ??= execCounted(this.sql, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'modes'").length > 0;
     return this.ready;
   }
 
   get(queue: string): ConnMode | null {
     if (!this.exists()) return null;
-    const row = this.sql.exec<{ mode: string }>("SELECT mode FROM modes WHERE queue = ?", queue).toArray()[0];
+    const row = execCounted<{ mode: string }>(this.sql, "SELECT mode FROM modes WHERE queue = ?", queue)[0];
     return row ? (row.mode as ConnMode) : null;
   }
 
   set(queue: string, mode: ConnMode | null): void {
     if (mode === null) {
-      if (this.exists()) this.sql.exec("DELETE FROM modes WHERE queue = ?", queue);
+      if (this.exists()) execCounted(this.sql, "DELETE FROM modes WHERE queue = ?", queue);
       return;
     }
     if (!this.exists()) {
       this.sql.exec("CREATE TABLE IF NOT EXISTS modes (queue TEXT PRIMARY KEY, mode TEXT NOT NULL) WITHOUT ROWID");
       this.ready = true;
     }
-    this.sql.exec("INSERT INTO modes (queue, mode) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode WHERE mode <> excluded.mode", queue, mode);
+    execCounted(this.sql, "INSERT INTO modes (queue, mode) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode WHERE mode <> excluded.mode", queue, mode);
   }
 
   /** Forgets everything (the connection closed). */

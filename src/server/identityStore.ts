@@ -2,6 +2,7 @@
 // address (smp://keyHash@host) stays the same across restarts and deploys.
 import { DurableObject } from "cloudflare:workers";
 import { randomBytes } from "../crypto/random.js";
+import { metrics } from "./metrics.js";
 import { QueueIdCodec } from "./queueIds.js";
 import { deserializeIdentity, generateIdentity, serializeIdentity, type RelayIdentity, type StoredIdentity } from "./identity.js";
 
@@ -15,12 +16,14 @@ export class IdentityDO extends DurableObject<Env> {
 
   /** The secret that seals queue ids (see queueIds.ts), created on the first call. */
   routingKey(): Uint8Array {
+    metrics.rpc.identity++;
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO routing (id, key) VALUES (1, ?)", randomBytes(32).buffer);
     return new Uint8Array(this.ctx.storage.sql.exec<{ key: ArrayBuffer }>("SELECT key FROM routing WHERE id = 1").one().key);
   }
 
   /** The stored identity, generated (for `host`) on the first call. The CA key never leaves. */
   async get(host: string): Promise<StoredIdentity> {
+    metrics.rpc.identity++;
     const existing = this.read();
     if (existing) return withoutCaKey(existing);
     const { identity, caKey } = await generateIdentity(host);

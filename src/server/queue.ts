@@ -17,6 +17,7 @@ import { cryptoBox } from "../crypto/secretbox.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import { readConfig, type RelayConfig } from "./config.js";
+import { execCounted, metrics } from "./metrics.js";
 
 /** Largest SEND body (v11+). */
 export const MAX_BODY = 16048;
@@ -130,12 +131,13 @@ export class QueueDO extends DurableObject<Env> {
 
   /** NEW: stores the record and returns the server's DH public key (DER) for IDS. */
   async create(p: CreateParams): Promise<Uint8Array> {
+    metrics.rpc.queueCreate++;
     const kp = await generateX25519();
     const dhSecret = await x25519(kp.privateKey, p.rcvDhKey.subarray(12));
     if (this.load() !== null) throw new Error("queue key collision");
     // Tables are made only here: probing a missing or deleted queue must not create storage.
     this.sql.exec(SCHEMA);
-    this.sql.exec(
+    this.exec(
       "INSERT INTO queue (id, name, rcv_id, snd_id, rcv_key, snd_key, dh_secret, mode, status, subscriber, can_write) VALUES (1, ?, ?, ?, ?, NULL, ?, ?, 'active', ?, 1)",
       p.queue,
       blob(p.rcvId),
@@ -154,6 +156,7 @@ export class QueueDO extends DurableObject<Env> {
 
   /** Verifies the command's authorization, then runs it. Every failure of identity is AUTH. */
   async call(c: QueueCall): Promise<QueueResult> {
+    metrics.rpc.queueCall++;
     const q = this.load();
     const cmd = c.command;
     const unsignedSend = cmd.tag === "SEND" && q !== null && q.snd_key === null && c.auth.authorization.length === 0;
@@ -238,7 +241,7 @@ export class QueueDO extends DurableObject<Env> {
     const head = this.head();
     if (head === null || (msgId.length > 0 && !equalBytes(msgId, head.msg_id))) return err("NO_MSG");
     const n = this.messageCount();
-    this.sql.exec("DELETE FROM msg WHERE seq = ?", head.seq);
+    this.exec("DELETE FROM msg WHERE seq = ?", head.seq);
     this.count = n - 1;
     if (this.count === 0 && !q.can_write) this.update("can_write = 1");
     const next = c.mode === "sub" ? this.head() : null;
@@ -286,12 +289,16 @@ export class QueueDO extends DurableObject<Env> {
 
   /** Deletes expired messages and re-arms for the next expiry. Safe to run twice. */
   override async alarm(): Promise<void> {
+    metrics.alarms++;
     if (this.load() === null) return;
-    this.sql.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
+    this.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
     this.count = undefined;
-    const next = this.sql.exec<{ e: number | null }>("SELECT MIN(expires) AS e FROM msg").one().e;
+    const next = (this.exec<{ e: number | null }>("SELECT MIN(expires) AS e FROM msg")[0]?.e ?? null);
     this.alarmAt = next;
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    if (next !== null) {
+      metrics.alarmWrites++;
+      await this.ctx.storage.setAlarm(next);
+    }
     const q = this.load();
     if (q && !q.can_write && this.messageCount() === 0) this.update("can_write = 1");
   }
@@ -300,8 +307,8 @@ export class QueueDO extends DurableObject<Env> {
 
   private load(): QueueRecord | null {
     if (this.record === undefined) {
-      const exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue'").toArray().length > 0;
-      const row = exists ? this.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM queue WHERE id = 1").toArray()[0] : undefined;
+      const exists = this.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue'").length > 0;
+      const row = exists ? this.exec("SELECT * FROM queue WHERE id = 1")[0] : undefined;
       this.record = (row as unknown as QueueRecord | undefined) ?? null;
       if (this.record) {
         const r = this.record;
@@ -315,23 +322,27 @@ export class QueueDO extends DurableObject<Env> {
     return this.record;
   }
 
+  private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
+    return execCounted<T>(this.sql, query, ...bindings);
+  }
+
   private update(assignment: string, ...values: SqlStorageValue[]): void {
-    this.sql.exec(`UPDATE queue SET ${assignment} WHERE id = 1`, ...values);
+    this.exec(`UPDATE queue SET ${assignment} WHERE id = 1`, ...values);
     this.record = undefined;
   }
 
   private messageCount(): number {
-    this.count ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM msg").one().n;
+    this.count ??= this.exec<{ n: number }>("SELECT COUNT(*) AS n FROM msg")[0]?.n ?? 0;
     return this.count;
   }
 
   /** The oldest unexpired message: the one delivered, or next to be. */
   private head(): MessageRow | null {
-    const row = this.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM msg ORDER BY seq LIMIT 1").toArray()[0];
+    const row = this.exec("SELECT * FROM msg ORDER BY seq LIMIT 1")[0];
     if (!row) return null;
     if ((row.expires as number) <= Date.now()) {
       // The alarm may run late; never deliver what has expired.
-      this.sql.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
+      this.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
       this.count = undefined;
       return this.head();
     }
@@ -345,14 +356,14 @@ export class QueueDO extends DurableObject<Env> {
     const expires = Date.now() + this.config.messageTtlSeconds * 1000;
     const body = cryptoBox(q.dh_secret, msgId, pad(plaintext, MSG_PADDED));
     const n = this.messageCount();
-    const seq = this.sql.exec<{ seq: number }>(
+    const seq = this.exec<{ seq: number }>(
       "INSERT INTO msg (msg_id, ts, quota, expires, body) VALUES (?, ?, ?, ?, ?) RETURNING seq",
       blob(msgId),
       ts,
       quota ? 1 : 0,
       expires,
       blob(body),
-    ).one().seq;
+    )[0]!.seq;
     this.count = n + 1;
     void this.armAlarm(expires);
     return { seq, msg_id: msgId, ts, quota: quota ? 1 : 0, expires, body };
@@ -363,6 +374,7 @@ export class QueueDO extends DurableObject<Env> {
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt === null || this.alarmAt > expires) {
       this.alarmAt = expires;
+      metrics.alarmWrites++;
       await this.ctx.storage.setAlarm(expires);
     }
   }

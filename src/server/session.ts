@@ -18,6 +18,7 @@ import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { encodeResponse, type ServerResponse } from "../protocol/commands.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { ConnModes } from "./connModes.js";
+import { metrics } from "./metrics.js";
 import { execute, prepare, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
 import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
@@ -53,6 +54,7 @@ export class SessionDO extends DurableObject<Env> {
    * queue then forgets this subscriber.
    */
   push(queue: string, entityId: Uint8Array, response: ServerResponse): boolean {
+    metrics.rpc.sessionPush++;
     const ws = this.ctx.getWebSockets()[0];
     const state = ws ? readState(ws) : null;
     if (!ws || state?.phase !== "open" || this.modes.get(queue) !== "sub") return false;
@@ -96,6 +98,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    metrics.wsMessagesIn++;
     const run = this.tail.then(() => this.onFrame(ws, message));
     this.tail = run.catch(() => {});
     return run;

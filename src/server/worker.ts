@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { formatAddress } from "../protocol/address.js";
 import { SMP_VERSION } from "../protocol/hello.js";
 import { loadIdentity } from "./identityStore.js";
+import { snapshot } from "./metrics.js";
 import { RELAY_VERSION } from "./version.js";
 
 export { SessionDO } from "./session.js";
@@ -20,6 +21,12 @@ app.get("/health", async (c) => {
     smpVersion: SMP_VERSION,
     address: formatAddress({ keyHash: identity.keyHash, host }),
   });
+});
+
+// Benchmark counters (metrics.ts), only when the operator turns them on.
+app.get("/debug/metrics", (c) => {
+  if ((c.env as unknown as Record<string, string>).RELAY_DEBUG_METRICS !== "true") return c.notFound();
+  return c.json(snapshot());
 });
 
 app.get("/", async (c) => {
