@@ -1,7 +1,7 @@
 // `npm run bench`: the relay's CPU time per handshake and per PING round trip, measured on a
 // `wrangler dev` relay (workerd process CPU from /proc), plus in-process microbenchmarks of the
 // server-side crypto. See bench/README.md for what each figure means.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
@@ -95,6 +95,8 @@ async function start(what: () => Promise<RunningRelay>): Promise<RunningRelay> {
 async function stop(r: RunningRelay): Promise<void> {
   try {
     await r.stop();
+    // The storage directory is ours (a fresh temporary one): hundreds of SQLite files by now.
+    rmSync(r.persistTo, { recursive: true, force: true });
   } finally {
     running.delete(r);
   }
