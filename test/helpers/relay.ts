@@ -1,7 +1,7 @@
 // Starts the relay as `npm run dev` does (wrangler dev → workerd) on 127.0.0.1 with a port of its
 // own and a storage directory of its own, for real-socket tests, the bench and the load script.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,7 +19,10 @@ export interface RunningRelay {
 }
 
 export interface StartOptions {
-  /** Storage directory; reuse one to restart the same relay. */
+  /**
+   * Storage directory; reuse one to restart the same relay. One given here is kept; one made
+   * by startRelay is removed by stop().
+   */
   persistTo?: string;
   port?: number;
   /** Extra `--var NAME:VALUE` bindings. */
@@ -40,12 +43,14 @@ export async function freePort(): Promise<number> {
 
 export async function startRelay(opts: StartOptions = {}): Promise<RunningRelay> {
   const port = opts.port ?? (await freePort());
+  const ownStorage = opts.persistTo === undefined;
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "smp-relay-"));
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", "0", "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    // No telemetry and no Request.cf download: the relay talks to 127.0.0.1 only.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -75,11 +80,13 @@ export async function startRelay(opts: StartOptions = {}): Promise<RunningRelay>
     process: child,
     log: () => out,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((r) => child.once("exit", () => r()));
-      killGroup(child);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) killGroup(child, "SIGKILL");
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((r) => child.once("exit", () => r()));
+        killGroup(child);
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) killGroup(child, "SIGKILL");
+      }
+      if (ownStorage) rmSync(persistTo, { recursive: true, force: true });
     },
   };
 }
@@ -92,7 +99,10 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): voi
   }
 }
 
-/** The workerd process serving a relay (a descendant of the wrangler process). */
+/**
+ * The first workerd process under the wrangler process. wrangler dev runs two (its proxy on the
+ * public port, and the one running our Worker); bench/proc.ts tells them apart.
+ */
 export function workerdPid(relay: RunningRelay): number | null {
   const root = relay.process.pid;
   if (!root) return null;

@@ -1,5 +1,8 @@
 // The relay's identity is created once and kept in local storage: its address is the same after
 // a restart of `wrangler dev`, and a client holding the old address still verifies it.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connect } from "../../src/client/client.js";
@@ -12,12 +15,13 @@ const address = async (httpUrl: string): Promise<string> =>
 
 describe("identity persistence", () => {
   it("keeps the address across a restart of wrangler dev, and only with the same storage", async () => {
-    const first = await startRelay();
+    const storage = mkdtempSync(join(tmpdir(), "smp-relay-test-"));
+    const first = await startRelay({ persistTo: storage });
     const before = await address(first.httpUrl);
     await first.stop();
 
     const port = Number(new URL(first.httpUrl).port);
-    const second = await startRelay({ persistTo: first.persistTo, port });
+    const second = await startRelay({ persistTo: storage, port });
     try {
       expect(await address(second.httpUrl)).toBe(before);
       const c = await connect(second.wsUrl, parseAddress(before).keyHash, {
@@ -28,6 +32,7 @@ describe("identity persistence", () => {
       c.close();
     } finally {
       await second.stop();
+      rmSync(storage, { recursive: true, force: true });
     }
 
     const fresh = await startRelay();

@@ -1,5 +1,8 @@
 // Messages live in the Queue objects' storage: they survive a dropped connection and a restart
 // of the relay process, and are delivered once a new connection subscribes.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connect, type SMPClient } from "../../src/client/client.js";
@@ -18,7 +21,8 @@ async function client(relay: RunningRelay): Promise<SMPClient> {
 
 describe("messages survive", () => {
   it("a dropped connection before ACK and a relay restart, then arrive once, in order", async () => {
-    const first = await startRelay();
+    const storage = mkdtempSync(join(tmpdir(), "smp-relay-test-"));
+    const first = await startRelay({ persistTo: storage });
     const port = Number(new URL(first.httpUrl).port);
     const recipient = await client(first);
     const inbox = deliveries(recipient);
@@ -32,7 +36,7 @@ describe("messages survive", () => {
     sender.close();
     await first.stop();
 
-    const second = await startRelay({ persistTo: first.persistTo, port });
+    const second = await startRelay({ persistTo: storage, port });
     try {
       const again = await client(second);
       const box = deliveries(again);
@@ -50,6 +54,7 @@ describe("messages survive", () => {
       again.close();
     } finally {
       await second.stop();
+      rmSync(storage, { recursive: true, force: true });
     }
   });
 });
