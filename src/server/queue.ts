@@ -226,18 +226,20 @@ export class QueueDO extends DurableObject<Env> {
       if (q.can_write) {
         // The first refused SEND leaves the recipient a marker; later ones only get the error.
         this.update("can_write = 0");
-        this.insert(q, concatBytes(asciiBytes("QUOTA "), int64(nowSeconds())), true);
+        const ts = nowSeconds();
+        this.insert(q, ts, concatBytes(asciiBytes("QUOTA "), int64(ts)), true);
       }
       return err("QUOTA");
     }
     const ts = nowSeconds();
-    const row = this.insert(q, concatBytes(int64(ts), asciiBytes(notify ? "T " : "F "), body), false);
+    const row = this.insert(q, ts, concatBytes(int64(ts), asciiBytes(notify ? "T " : "F "), body), false);
     if (count === 0 && q.subscriber !== null) this.pushTo(q.subscriber, q, this.msg(row));
     return { reply: OK };
   }
 
   private ack(q: QueueRecord, c: QueueCall, msgId: Uint8Array): QueueResult {
-    if (c.mode === null) return err("NO_MSG");
+    // Only the current subscriber, or a connection reading with GET, has a delivered message.
+    if (c.mode === null || (c.mode === "sub" && q.subscriber !== c.session)) return err("NO_MSG");
     const head = this.head();
     if (head === null || (msgId.length > 0 && !equalBytes(msgId, head.msg_id))) return err("NO_MSG");
     const n = this.messageCount();
@@ -350,9 +352,8 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   /** Stores a message encrypted for the recipient: the body is sealed once, here. */
-  private insert(q: QueueRecord, plaintext: Uint8Array, quota: boolean): MessageRow {
+  private insert(q: QueueRecord, ts: number, plaintext: Uint8Array, quota: boolean): MessageRow {
     const msgId = randomBytes(24);
-    const ts = nowSeconds();
     const expires = Date.now() + this.config.messageTtlSeconds * 1000;
     const body = cryptoBox(q.dh_secret, msgId, pad(plaintext, MSG_PADDED));
     const n = this.messageCount();
@@ -394,8 +395,10 @@ export class QueueDO extends DurableObject<Env> {
       (delivered) => {
         if (!delivered && response.tag === "MSG") this.dropSubscriber(session);
       },
-      () => {
-        if (response.tag === "MSG") this.dropSubscriber(session);
+      (e: unknown) => {
+        // A failed call says nothing about the subscriber: keep it. The message stays pending
+        // and goes out again on the next SUB or ACK.
+        console.error("push failed", e instanceof Error ? e.message : String(e));
       },
     );
   }
