@@ -2,8 +2,10 @@
 import { Hono } from "hono";
 import { formatAddress } from "../protocol/address.js";
 import { SMP_VERSION } from "../protocol/hello.js";
+import { readConfig, type ConfigEnv } from "./config.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
+import { operatorPage } from "./page.js";
 import { RELAY_VERSION } from "./version.js";
 
 export { SessionDO } from "./session.js";
@@ -29,10 +31,11 @@ app.get("/debug/metrics", (c) => {
   return c.json(snapshot());
 });
 
+// The operator page (page.ts): address, QR code, what the relay stores, version, source.
 app.get("/", async (c) => {
-  const host = new URL(c.req.url).host;
-  const identity = await loadIdentity(c.env, host);
-  return c.text(`SMP relay ${RELAY_VERSION}\n${formatAddress({ keyHash: identity.keyHash, host })}\n`);
+  const url = new URL(c.req.url);
+  const identity = await loadIdentity(c.env, url.host);
+  return operatorPage({ url, keyHash: identity.keyHash, config: readConfig(c.env as unknown as ConfigEnv) });
 });
 
 export default {

@@ -1,0 +1,237 @@
+// The operator page and our client library in a real browser: Debian's Chromium, headless,
+// driven by playwright-core (which never downloads a browser of its own). The relay runs as
+// `npm run dev` runs it. Without Chromium these tests fail, they do not skip: .ci/run installs it.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { resolve } from "node:path";
+import { build } from "esbuild";
+import jsQR from "jsqr";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRelay, type RunningRelay } from "../helpers/relay.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const OUTPUT = resolve(ROOT, "test-output");
+const CHROMIUM = "/usr/bin/chromium";
+// Playwright adds --user-data-dir itself, a fresh temporary profile for each launch.
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let relay: RunningRelay;
+let browser: Browser | undefined;
+let noBrowser: Error | undefined;
+let address: string;
+
+beforeAll(async () => {
+  mkdirSync(OUTPUT, { recursive: true });
+  relay = await startRelay();
+  address = ((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address;
+  // A missing browser fails every test that needs one (a failing hook would report them skipped).
+  if (!existsSync(CHROMIUM)) {
+    noBrowser = new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium), as .ci/run does`);
+    return;
+  }
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 30_000 });
+  } catch (e) {
+    noBrowser = e as Error;
+  }
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.stop();
+});
+
+/** A fresh context and page, with every console error and page error collected. */
+async function openPage(options: Parameters<Browser["newContext"]>[0] = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  if (!browser) throw noBrowser ?? new Error("Chromium did not start");
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { context, page, errors };
+}
+
+/** The text of the QR code as Chromium draws it: a screenshot of the element, read by jsQR. */
+async function readQrOnScreen(page: Page): Promise<string | null> {
+  const png = await page.locator("svg.qr").screenshot();
+  // The page itself decodes the PNG (img-src data: allows it) and hands back the RGBA pixels.
+  const { width, height, rgba } = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const g = canvas.getContext("2d")!;
+    g.drawImage(img, 0, 0);
+    const data = g.getImageData(0, 0, canvas.width, canvas.height).data;
+    let binary = "";
+    for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    return { width: canvas.width, height: canvas.height, rgba: btoa(binary) };
+  }, png.toString("base64"));
+  return jsQR(new Uint8ClampedArray(Buffer.from(rgba, "base64")), width, height)?.data ?? null;
+}
+
+describe("the operator page in Chromium", () => {
+  it("shows the address and its QR code, runs its copy script under the CSP, and is screenshotted", async () => {
+    const { context, page, errors } = await openPage({ viewport: { width: 1280, height: 900 } });
+    const origin = relay.httpUrl;
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
+    const res = await page.goto(`${origin}/`);
+    expect(res?.status()).toBe(200);
+    expect(res?.headers()["content-security-policy"]).toContain("default-src 'none'");
+
+    await expect.poll(() => page.locator("#address").textContent()).toBe(address);
+    expect(await page.locator("svg.qr").isVisible()).toBe(true);
+    const box = await page.locator("svg.qr").boundingBox();
+    expect(box?.width).toBeGreaterThan(150);
+    expect(await readQrOnScreen(page)).toBe(address);
+
+    // The inline script ran (its hash is in the CSP): the button is shown and copies.
+    const copy = page.locator("#copy");
+    expect(await copy.isVisible()).toBe(true);
+    writeFileSync(resolve(OUTPUT, "operator-page.png"), await page.screenshot({ fullPage: true }));
+    await copy.click();
+    await expect.poll(() => copy.textContent()).toBe("Copied");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(address);
+
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("fits a phone screen", async () => {
+    const { context, page, errors } = await openPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    await page.goto(`${relay.httpUrl}/`);
+    expect(await page.locator("#address").textContent()).toBe(address);
+    // Nothing wider than the screen: no sideways scrolling.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const box = await page.locator("svg.qr").boundingBox();
+    expect(box!.x).toBeGreaterThanOrEqual(0);
+    expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    expect(await readQrOnScreen(page)).toBe(address);
+    writeFileSync(resolve(OUTPUT, "operator-page-phone.png"), await page.screenshot({ fullPage: true }));
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("notes a queue password without showing it", async () => {
+    const password = "pw-Secret-8151";
+    const locked = await startRelay({ vars: { QUEUE_PASSWORD: password } });
+    try {
+      const { context, page, errors } = await openPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${locked.httpUrl}/`);
+      const note = page.locator(".note");
+      expect(await note.textContent()).toContain("needs a password");
+      expect(await page.content()).not.toContain(password);
+      writeFileSync(resolve(OUTPUT, "operator-page-password.png"), await page.screenshot({ fullPage: true }));
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  it("is readable with JavaScript off", async () => {
+    const { context, page } = await openPage({ javaScriptEnabled: false });
+    await page.goto(`${relay.httpUrl}/`);
+    expect(await page.locator("#address").textContent()).toBe(address);
+    expect(await page.locator("svg.qr").isVisible()).toBe(true);
+    expect(await page.locator("#copy").isVisible()).toBe(false);
+    await context.close();
+  });
+});
+
+describe("our client library in Chromium", () => {
+  it("connects over the browser's WebSocket, creates a queue, sends itself a message and reads it back", async () => {
+    // Bundled in memory for the browser: no Node built-ins may creep in (esbuild fails if they do).
+    const bundle = await build({
+      stdin: {
+        contents: [
+          'export { connect } from "./src/client/client.ts";',
+          'export { ack, createQueue, deliveries, sendMessage } from "./src/client/queues.ts";',
+          'export { parseAddress } from "./src/protocol/address.ts";',
+        ].join("\n"),
+        resolveDir: ROOT,
+        sourcefile: "smp-client-browser.ts",
+        loader: "ts",
+      },
+      bundle: true,
+      format: "iife",
+      globalName: "SMP",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+    });
+    const code = bundle.outputFiles[0]!.text;
+
+    // The page's CSP rightly forbids injected scripts and WebSocket connections; this test is
+    // about the client, so its context bypasses the CSP.
+    const { context, page, errors } = await openPage({ bypassCSP: true });
+    await page.goto(`${relay.httpUrl}/`);
+    await page.addScriptTag({ content: code });
+
+    const text = "hello from Chromium, 👋 über WebSocket";
+    const result = await page.evaluate(
+      async ({ wsUrl, text }) => {
+        const SMP = (window as any).SMP;
+        // The address as the page shows it.
+        const { keyHash } = SMP.parseAddress(document.getElementById("address")!.textContent);
+        const client = await SMP.connect(wsUrl, keyHash, { pingInterval: 0 });
+        try {
+          const inbox = SMP.deliveries(client);
+          const queue = await SMP.createQueue(client);
+          await SMP.sendMessage(client, queue.sndId, new TextEncoder().encode(text));
+          const d = await inbox.read(10_000);
+          if (d?.type !== "MSG" || !("body" in d.message)) throw new Error(`unexpected delivery: ${d?.type}`);
+          const received = new TextDecoder().decode(d.message.body);
+          const next = await SMP.ack(client, queue, d.message.msgId);
+          inbox.close();
+          return { received, next, webSocket: typeof WebSocket, userAgent: navigator.userAgent };
+        } finally {
+          client.close();
+        }
+      },
+      { wsUrl: relay.wsUrl, text },
+    );
+    expect(result.received).toBe(text);
+    expect(result.next).toBeNull();
+    expect(result.userAgent).toMatch(/Chrome\/\d+/);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
+
+describe("the operator page over HTTP", () => {
+  it("never reflects a hostile Host header", async () => {
+    const hostile = `x"onmouseover='alert(1)'&<b>.test`;
+    const port = Number(new URL(relay.httpUrl).port);
+    const { status, body } = await new Promise<{ status: number; body: string }>((res, rej) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", headers: { Host: hostile } }, (r) => {
+        let body = "";
+        r.setEncoding("utf8");
+        r.on("data", (d: string) => (body += d));
+        r.on("end", () => res({ status: r.statusCode ?? 0, body }));
+      });
+      req.on("error", rej);
+      req.end();
+    });
+    // workerd refuses such a host before the Worker runs; either way it is not in the answer.
+    expect(status).not.toBe(200);
+    expect(body).not.toContain("<b>");
+    expect(body).not.toContain(`"onmouseover`);
+  });
+});
