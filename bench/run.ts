@@ -1,6 +1,8 @@
 // `npm run bench`: the relay's CPU time per handshake and per PING round trip, measured on a
-// `wrangler dev` relay (workerd process CPU from /proc), plus in-process microbenchmarks of the
-// server-side crypto. See bench/README.md for what each figure means.
+// `wrangler dev` relay (workerd process CPU from /proc); what a delivered message costs in
+// Durable Object requests and SQLite rows (the relay's debug counters) and its SEND → MSG
+// latency; plus in-process microbenchmarks of the server-side crypto. See bench/README.md for
+// what each figure means.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { parseArgs } from "node:util";
@@ -10,6 +12,25 @@ import type { WebSocketConstructor } from "../src/client/socket.js";
 import { parseAddress } from "../src/protocol/address.js";
 import { startRelay, type RunningRelay } from "../test/helpers/relay.js";
 import { fmt, percentile, table } from "./format.js";
+import {
+  backlog,
+  billed,
+  counterDelta,
+  countersReset,
+  fetchCounters,
+  makeQueues,
+  MIN_BODY,
+  pairOf,
+  perMessage,
+  steadyStream,
+  throughput,
+  warmQueue,
+  warmUnsubscribedQueue,
+  type Costs,
+  type Counters,
+  type LoopResult,
+  type Pair,
+} from "./messages.js";
 import { runMicro, type MicroResult } from "./micro.js";
 import { BLOCK_OP, HANDSHAKE_OP } from "./ops.js";
 import { reloadCount, waitSettled } from "./reload.js";
@@ -22,6 +43,11 @@ const HELP = `usage: npm run bench -- [options]
   --pings M          sequential PINGs on one connection (default 2000)
   --batch-size B     PINGs sent together, packed in one block (default 100)
   --batch-rounds R   the batched run sends M PINGs R times (default 10)
+  --messages N       steady stream: messages SENT and ACKed one at a time on one queue (default 300; 0 skips)
+  --backlog K        backlog: messages SENT before SUB, then drained (default 100, at most 128, the queue quota; 0 skips)
+  --throughput T     throughput: T messages over each queue count (default 1000; 0 skips)
+  --queues LIST      queue counts for the throughput runs (default 1,10,100)
+  --msg-bytes S      SEND body size, 16..16048 (default 1000; the relay pads every message to 16106 bytes)
   --micro-ms MS      time budget per microbenchmark figure (default 1500; 0 skips them)
   --phase-timeout S  time limit of each measured loop, seconds (default 60)
   --timeout S        time limit of the whole run, seconds (default 300)
@@ -33,6 +59,11 @@ interface Options {
   pings: number;
   batchSize: number;
   batchRounds: number;
+  messages: number;
+  backlog: number;
+  throughputTotal: number;
+  throughputQueues: number[];
+  msgBytes: number;
   microMs: number;
   phaseTimeoutMs: number;
   timeoutMs: number;
@@ -49,6 +80,11 @@ function parseOptions(argv: string[]): Options | null {
       pings: { type: "string" },
       "batch-size": { type: "string" },
       "batch-rounds": { type: "string" },
+      messages: { type: "string" },
+      backlog: { type: "string" },
+      throughput: { type: "string" },
+      queues: { type: "string" },
+      "msg-bytes": { type: "string" },
       "micro-ms": { type: "string" },
       "phase-timeout": { type: "string" },
       timeout: { type: "string" },
@@ -65,11 +101,20 @@ function parseOptions(argv: string[]): Options | null {
     return n;
   };
   const batchSize = int("batch-size", values["batch-size"], 100, 1, 200);
+  const queues = (values.queues ?? "1,10,100").split(",").map((v) => int("queues", v.trim(), 0, 1, 1000));
+  const throughputTotal = int("throughput", values.throughput, 1000, 0, 1_000_000);
+  if (throughputTotal > 0 && throughputTotal < Math.max(...queues)) throw new UsageError(`--throughput must be at least the largest queue count (${Math.max(...queues)})`);
   return {
     handshakes: int("handshakes", values.handshakes, 200, 1, 100_000),
     pings: int("pings", values.pings, 2000, 1, 10_000_000),
     batchSize,
     batchRounds: int("batch-rounds", values["batch-rounds"], 10, 1, 10_000),
+    messages: int("messages", values.messages, 300, 0, 1_000_000),
+    // The relay's queue quota is 128 (wrangler.toml): one more SEND would be ERR QUOTA.
+    backlog: int("backlog", values.backlog, 100, 0, 128),
+    throughputTotal,
+    throughputQueues: [...new Set(queues)],
+    msgBytes: int("msg-bytes", values["msg-bytes"], 1000, MIN_BODY, 16048),
     microMs: int("micro-ms", values["micro-ms"], 1500, 0, 60_000),
     phaseTimeoutMs: int("phase-timeout", values["phase-timeout"], 60, 1, 3600) * 1000,
     timeoutMs: int("timeout", values.timeout, 300, 10, 24 * 3600) * 1000,
@@ -184,13 +229,18 @@ interface Phase {
   /** Files the relay's storage directory gained during the phase. */
   storageFiles: number;
   note: string | null;
+  /** The relay's counters before the loop and after the settle (phases that ask for them). */
+  counters: { before: Counters; after: Counters } | null;
 }
 
 interface Ctx {
-  /** Found again after a reload (workerd may be a new process then). */
+  /** Found again before each phase (a reload starts a new workerd). */
   procs: RelayProcesses;
+  findProcs: () => RelayProcesses;
   persistTo: string;
   healthUrl: string;
+  /** GET /debug/metrics (the relay runs with RELAY_DEBUG_METRICS=true). */
+  metricsUrl: string;
   open: () => Promise<SMPClient>;
   opts: Options;
 }
@@ -198,31 +248,70 @@ interface Ctx {
 type PhaseRun = (ctx: Ctx, conn: SMPClient) => Promise<Phase>;
 const MAX_ATTEMPTS = 3;
 
-async function measurePhase(
+async function measurePhase<R extends LoopResult>(
   ctx: Ctx,
   name: string,
   requested: number,
   sampleLabel: string,
-  loop: (deadline: number, samples: number[]) => Promise<{ completed: number; note?: string }>,
-): Promise<Phase> {
+  loop: (deadline: number, samples: number[]) => Promise<R>,
+  /** counted: read the relay's counters around the loop; maxIdleMs: cap on the idle window. */
+  { counted = false, maxIdleMs = 10_000 }: { counted?: boolean; maxIdleMs?: number } = {},
+): Promise<Phase & { result: R }> {
   process.stderr.write(`  ${name}...`);
   const samples: number[] = [];
   const files0 = countFiles(ctx.persistTo);
+  // Outside the CPU window: the request that reads the counters costs the relay CPU too.
+  const countersBefore = counted ? await fetchCounters(ctx.metricsUrl) : null;
+  // Every reload starts a new workerd for the Worker, also one that came after the last
+  // recovery (while warming up): look for it again, and check it is the same one at the end.
+  ctx.procs = findProcsOrVoid(ctx, name);
   const before = snapshot(ctx.procs);
   const t0 = performance.now();
-  const { completed, note } = await loop(t0 + ctx.opts.phaseTimeoutMs, samples);
+  const result = await loop(t0 + ctx.opts.phaseTimeoutMs, samples);
+  const { completed, note } = result;
   const loopMs = performance.now() - t0;
   await sleep(SETTLE_MS);
   const after = snapshot(ctx.procs);
+  const countersAfter = countersBefore ? await fetchCounters(ctx.metricsUrl) : null;
   const cpu = delta(before, after);
   const storageFiles = countFiles(ctx.persistTo) - files0;
-  const idleMs = Math.min(10_000, Math.max(1000, cpu.wallMs));
+  const idleMs = Math.min(maxIdleMs, Math.max(1000, cpu.wallMs));
   const i0 = snapshot(ctx.procs);
   await sleep(idleMs);
   const idle = delta(i0, snapshot(ctx.procs));
+  if (findProcsOrVoid(ctx, name).relay !== ctx.procs.relay) throw new VoidMeasurementError(`${name}: the Worker's workerd process changed (a reload)`);
   process.stderr.write(` ${completed} in ${(loopMs / 1000).toFixed(1)} s\n`);
   const truncated = completed < requested ? `time limit reached after ${completed} of ${requested}` : null;
-  return { name, requested, completed, loopMs, cpu, idle, samples, sampleLabel, storageFiles, note: [truncated, note].filter(Boolean).join("; ") || null };
+  const counters = countersBefore && countersAfter ? { before: countersBefore, after: countersAfter } : null;
+  if (counters && countersReset(counterDelta(counters.before, counters.after))) {
+    throw new VoidMeasurementError(`${name}: the relay's counters went backwards (a new isolate: reload or restart)`);
+  }
+  return {
+    name,
+    requested,
+    completed,
+    loopMs,
+    cpu,
+    idle,
+    samples,
+    sampleLabel,
+    storageFiles,
+    note: [truncated, note].filter(Boolean).join("; ") || null,
+    counters,
+    result,
+  };
+}
+
+/** The relay was replaced during a phase (new process, new isolate): measure it again, like a reload. */
+class VoidMeasurementError extends Error {}
+
+function findProcsOrVoid(ctx: Ctx, name: string): RelayProcesses {
+  try {
+    return ctx.findProcs();
+  } catch (e) {
+    // Two Worker processes: one is starting or stopping, a reload is under way.
+    throw new VoidMeasurementError(`${name}: ${(e as Error).message}`);
+  }
 }
 
 async function handshakes(ctx: Ctx, _conn: SMPClient, n: number): Promise<Phase> {
@@ -285,6 +374,91 @@ async function httpRequests(ctx: Ctx, n: number): Promise<Phase> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Messages: each scenario on connections of its own (a sender and a recipient), its queues
+// created and warmed up before the measured window.
+
+interface MsgPhase extends Phase {
+  scenario: "steady" | "backlog" | "throughput";
+  queues: number;
+  /** Backlog: the counters after the SENDs, before SUB, and how many SENDs that was. */
+  afterSends: Counters | null;
+  sent: number;
+}
+
+/**
+ * The relay's counters around the loop; a shorter idle window than the CPU phases (workerd is
+ * idle at 0–5 ms/s, and six of these would add a minute).
+ */
+const MESSAGE_PHASE = { counted: true, maxIdleMs: 3000 };
+
+/** Messages through each queue before the window: its object awake, its expiry alarm set. */
+const QUEUE_WARMUP = 3;
+
+async function withPair<T>(ctx: Ctx, extra: number, f: (p: Pair, others: SMPClient[]) => Promise<T>): Promise<T> {
+  const conns: SMPClient[] = [];
+  try {
+    for (let i = 0; i < 2 + extra; i++) conns.push(await ctx.open());
+    const [sender, recipient, ...others] = conns as [SMPClient, SMPClient, ...SMPClient[]];
+    return await f(pairOf(sender, recipient), others);
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+async function steadyPhase(ctx: Ctx, n: number): Promise<MsgPhase> {
+  return withPair(ctx, 0, async (p) => {
+    const [q] = await makeQueues(p, 1, true);
+    await warmQueue(p, q!, QUEUE_WARMUP, ctx.opts.msgBytes);
+    const ph = await measurePhase(
+      ctx,
+      "messages: steady stream, 1 queue",
+      n,
+      "SEND → MSG",
+      (deadline, samples) => steadyStream(p, q!, n, ctx.opts.msgBytes, deadline, samples),
+      MESSAGE_PHASE,
+    );
+    return { ...ph, scenario: "steady", queues: 1, afterSends: null, sent: ph.completed };
+  });
+}
+
+async function backlogPhase(ctx: Ctx, k: number): Promise<MsgPhase> {
+  return withPair(ctx, 1, async (p, [reader]) => {
+    const [q] = await makeQueues(p, 1, false);
+    await warmUnsubscribedQueue(p, reader!, q!, QUEUE_WARMUP, ctx.opts.msgBytes);
+    const ph = await measurePhase(
+      ctx,
+      `messages: backlog of ${k}, 1 queue`,
+      k,
+      "-",
+      (deadline) => backlog(p, q!, k, ctx.opts.msgBytes, deadline, () => fetchCounters(ctx.metricsUrl)),
+      MESSAGE_PHASE,
+    );
+    return { ...ph, scenario: "backlog", queues: 1, afterSends: ph.result.afterSends, sent: ph.result.sent };
+  });
+}
+
+async function throughputPhase(ctx: Ctx, total: number, nq: number): Promise<MsgPhase> {
+  return withPair(ctx, 0, async (p) => {
+    const queues = await makeQueues(p, nq, true);
+    for (let i = 0; i < QUEUE_WARMUP; i++) {
+      const w = await throughput(p, queues, nq, ctx.opts.msgBytes, performance.now() + 30_000, []);
+      if (w.completed < nq) throw new Error("warm-up of the throughput queues timed out");
+    }
+    const ph = await measurePhase(
+      ctx,
+      `messages: throughput, ${nq} queue${nq === 1 ? "" : "s"}`,
+      total,
+      "SEND → MSG",
+      (deadline, samples) => throughput(p, queues, total, ctx.opts.msgBytes, deadline, samples),
+      MESSAGE_PHASE,
+    );
+    return { ...ph, scenario: "throughput", queues: nq, afterSends: null, sent: ph.completed };
+  });
+}
+
+const isMsgPhase = (p: Phase): p is MsgPhase => "scenario" in p;
+
+// ---------------------------------------------------------------------------------------------
 // Figures
 
 interface PerOp {
@@ -334,10 +508,183 @@ function cpuModel(): string {
   }
 }
 
+const r3 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toFixed(4)) : null);
+
+function phaseJson(p: Phase): Record<string, unknown> {
+  return {
+    name: p.name,
+    requested: p.requested,
+    completed: p.completed,
+    loop_ms: r3(p.loopMs),
+    window_ms: r3(p.cpu.wallMs),
+    relay_cpu_ms: p.cpu.relayMs,
+    relay_user_ms: p.cpu.relayUserMs,
+    relay_sys_ms: p.cpu.relaySysMs,
+    proxy_cpu_ms: p.cpu.proxyMs,
+    others_cpu_ms: p.cpu.othersMs,
+    client_cpu_ms: r3(p.cpu.clientMs),
+    idle_ms: r3(p.idle.wallMs),
+    idle_relay_cpu_ms: p.idle.relayMs,
+    idle_proxy_cpu_ms: p.idle.proxyMs,
+    storage_files_added: p.storageFiles,
+    ...(p.counters ? { counters: counterDelta(p.counters.before, p.counters.after) } : {}),
+    note: p.note,
+  };
+}
+
+/** Cloudflare's free plan, per day (Durable Objects on SQLite storage). */
+const FREE_PLAN = { doRequests: 100_000, rowsWritten: 100_000, rowsRead: 5_000_000 };
+
+/** Delivered messages per day the free plan allows at these per-message costs, and which limit binds. */
+function freePlanMessages(c: Costs): { perDay: number; boundBy: string } {
+  const limits: [string, number][] = [
+    ["DO requests", c.doRequests > 0 ? FREE_PLAN.doRequests / c.doRequests : Infinity],
+    ["rows written", c.rowsWritten > 0 ? FREE_PLAN.rowsWritten / c.rowsWritten : Infinity],
+    ["rows read", c.rowsRead > 0 ? FREE_PLAN.rowsRead / c.rowsRead : Infinity],
+  ];
+  const [boundBy, perDay] = limits.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return { perDay: Math.floor(perDay), boundBy };
+}
+
+/** Prints the messages section and returns its JSON keys. */
+function reportMessages(msgPhases: MsgPhase[]): Record<string, unknown> {
+  if (msgPhases.length === 0) return {};
+  const delta = (p: MsgPhase): Counters => counterDelta(p.counters!.before, p.counters!.after);
+  const costs = (p: MsgPhase): Costs => perMessage(billed(delta(p)), p.completed);
+  const rate = (p: MsgPhase): number => (p.completed / p.loopMs) * 1000;
+  const p50 = (p: MsgPhase): number => percentile(p.samples, 50);
+  const p99 = (p: MsgPhase): number => percentile(p.samples, 99);
+
+  console.log("\nMessages: cost per delivered message (the relay's counters, GET /debug/metrics) and SEND → MSG latency\n");
+  console.log(
+    table(
+      ["", "msgs", "wall s", "msgs/s", "DO requests", "rows read", "rows written", "SEND→MSG p50 ms", "p99 ms", "relay CPU ms", "client CPU ms"],
+      msgPhases.map((p) => {
+        const c = costs(p);
+        const o = perOp(p);
+        return [
+          p.name.replace(/^messages: /, ""),
+          String(p.completed),
+          fmt(p.loopMs / 1000, 1),
+          fmt(rate(p), 0),
+          fmt(c.doRequests, 3),
+          fmt(c.rowsRead, 3),
+          fmt(c.rowsWritten, 3),
+          fmt(p50(p), 2),
+          fmt(p99(p), 2),
+          `${fmt(o.relayNet, 2)} ±${fmt(o.resolution, 2)}`,
+          fmt(o.client, 2),
+        ];
+      }),
+    ),
+  );
+  console.log("(per delivered message; DO requests = RPC calls + alarms + WebSocket messages in / 20; rows written include setAlarm;");
+  console.log(" CPU: the relay's workerd net of idle, and this process, which is both the sender and the recipient)");
+
+  console.log("\nWhere they go: counter deltas over each window (totals)\n");
+  const rawRow = (label: string, d: Counters, n: number): string[] => [
+    label,
+    String(n),
+    String(d.rpc.queueCall),
+    String(d.rpc.sessionPush),
+    String(d.rpc.queueCreate),
+    String(d.rpc.identity),
+    String(d.wsMessagesIn),
+    String(d.alarms),
+    String(d.rowsRead),
+    String(d.rowsWritten),
+    String(d.alarmWrites),
+  ];
+  const rows: string[][] = [];
+  for (const p of msgPhases) {
+    const name = p.name.replace(/^messages: /, "");
+    rows.push(rawRow(name, delta(p), p.completed));
+    if (p.afterSends) {
+      rows.push(rawRow("  … SENDs (no subscriber)", counterDelta(p.counters!.before, p.afterSends), p.sent));
+      rows.push(rawRow("  … SUB + drain with ACKs", counterDelta(p.afterSends, p.counters!.after), p.completed));
+    }
+  }
+  console.log(
+    table(["", "msgs", "Queue.call", "Session.push", "Queue.create", "Identity", "ws msgs in", "alarms", "rows read", "rows written", "setAlarm"], rows),
+  );
+
+  const steady = msgPhases.find((p) => p.scenario === "steady");
+  const back = msgPhases.find((p) => p.scenario === "backlog");
+  const tput = msgPhases.filter((p) => p.scenario === "throughput");
+  const perDay: Record<string, unknown> = {};
+  console.log(
+    `\nFree plan (${FREE_PLAN.doRequests.toLocaleString("en")} DO requests, ${FREE_PLAN.rowsWritten.toLocaleString("en")} rows written, ` +
+      `${FREE_PLAN.rowsRead.toLocaleString("en")} rows read a day): delivered messages a day, counting messages only (no connections, SUBs, PINGs)`,
+  );
+  for (const p of [steady, back, ...tput]) {
+    if (!p) continue;
+    const f = freePlanMessages(costs(p));
+    perDay[p.scenario === "throughput" ? `throughput_${p.queues}` : p.scenario] = { msgs_per_day: f.perDay, bound_by: f.boundBy };
+    console.log(`  ${p.name.replace(/^messages: /, "")}: ${f.perDay.toLocaleString("en")} (bound by ${f.boundBy})`);
+  }
+  for (const p of msgPhases) if (p.note) console.log(`note (${p.name}): ${p.note}`);
+
+  const byQueues = (f: (p: MsgPhase) => number): Record<string, number | null> => Object.fromEntries(tput.map((p) => [String(p.queues), r3(f(p))]));
+  const json: Record<string, unknown> = {};
+  if (steady) {
+    const c = costs(steady);
+    Object.assign(json, {
+      messages: steady.completed,
+      do_requests_per_msg: r3(c.doRequests),
+      rpc_calls_per_msg: r3(c.rpcCalls),
+      rows_read_per_msg: r3(c.rowsRead),
+      rows_written_per_msg: r3(c.rowsWritten),
+      send_to_msg_p50_ms: r3(p50(steady)),
+      send_to_msg_p99_ms: r3(p99(steady)),
+      message_cpu_ms: r3(perOp(steady).relayNet),
+      message_client_cpu_ms: r3(perOp(steady).client),
+    });
+  }
+  if (back) {
+    const c = costs(back);
+    Object.assign(json, {
+      backlog_messages: back.completed,
+      backlog_do_requests_per_msg: r3(c.doRequests),
+      backlog_rpc_calls_per_msg: r3(c.rpcCalls),
+      backlog_rows_read_per_msg: r3(c.rowsRead),
+      backlog_rows_written_per_msg: r3(c.rowsWritten),
+      backlog_msgs_per_s: r3(rate(back)),
+      backlog_cpu_ms: r3(perOp(back).relayNet),
+    });
+  }
+  if (tput.length > 0) {
+    Object.assign(json, {
+      throughput_messages: Object.fromEntries(tput.map((p) => [String(p.queues), p.completed])),
+      throughput_msgs_per_s: byQueues(rate),
+      throughput_send_to_msg_p50_ms: byQueues(p50),
+      throughput_send_to_msg_p99_ms: byQueues(p99),
+      throughput_do_requests_per_msg: byQueues((p) => costs(p).doRequests),
+      throughput_rows_read_per_msg: byQueues((p) => costs(p).rowsRead),
+      throughput_rows_written_per_msg: byQueues((p) => costs(p).rowsWritten),
+      throughput_cpu_ms: byQueues((p) => perOp(p).relayNet),
+    });
+  }
+  json.free_plan_msgs_per_day = perDay;
+  json.free_plan_limits_per_day = { do_requests: FREE_PLAN.doRequests, rows_written: FREE_PLAN.rowsWritten, rows_read: FREE_PLAN.rowsRead };
+  json.message_counters = Object.fromEntries(
+    msgPhases.flatMap((p) => {
+      const key = p.scenario === "throughput" ? `throughput_${p.queues}` : p.scenario;
+      const out: [string, Counters][] = [[key, delta(p)]];
+      if (p.afterSends) {
+        out.push([`${key}_sends`, counterDelta(p.counters!.before, p.afterSends)]);
+        out.push([`${key}_drain`, counterDelta(p.afterSends, p.counters!.after)]);
+      }
+      return out;
+    }),
+  );
+  return json;
+}
+
 function report(
   opts: Options,
   procs: RelayProcesses,
   phases: Phase[],
+  msgPhases: MsgPhase[],
   micro: MicroResult[],
   inWorkerd: Map<string, number | null>,
   date: Date,
@@ -414,6 +761,8 @@ function report(
     );
   }
 
+  const messagesJson = reportMessages(msgPhases);
+
   const byName = (n: string): MicroResult | undefined => micro.find((m) => m.name === n);
   if (micro.length > 0) {
     console.log("\nServer-side work, in-process microbenchmarks (µs per op)");
@@ -434,10 +783,10 @@ function report(
     );
   }
 
-  const idleTotal = phases.reduce((s, p) => s + p.idle.relayMs, 0);
-  const idleWall = phases.reduce((s, p) => s + p.idle.wallMs, 0);
-  const idleProxyTotal = phases.reduce((s, p) => s + p.idle.proxyMs, 0);
-  const r3 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toFixed(4)) : null);
+  const all = [...phases, ...msgPhases];
+  const idleTotal = all.reduce((s, p) => s + p.idle.relayMs, 0);
+  const idleWall = all.reduce((s, p) => s + p.idle.wallMs, 0);
+  const idleProxyTotal = all.reduce((s, p) => s + p.idle.proxyMs, 0);
   return {
     handshake_cpu_ms: r3(f.hs.relayNet),
     handshake_cpu_ms_gross: r3(f.hs.relay),
@@ -465,6 +814,7 @@ function report(
     http_health_p50_ms: r3(percentile(http.samples, 50)),
     pings_batched: bat.completed,
     batch_size: opts.batchSize,
+    msg_bytes: opts.msgBytes,
     idle_cpu_ms_per_s: r3((idleTotal / idleWall) * 1000),
     idle_proxy_cpu_ms_per_s: r3((idleProxyTotal / idleWall) * 1000),
     cpu_tick_ms: TICK_MS,
@@ -480,24 +830,8 @@ function report(
       workerd_cpu_us: r3(inWorkerd.get(m.name) ?? NaN),
     })),
     openssl_version_node: process.versions.openssl,
-    phases: phases.map((p) => ({
-      name: p.name,
-      requested: p.requested,
-      completed: p.completed,
-      loop_ms: r3(p.loopMs),
-      window_ms: r3(p.cpu.wallMs),
-      relay_cpu_ms: p.cpu.relayMs,
-      relay_user_ms: p.cpu.relayUserMs,
-      relay_sys_ms: p.cpu.relaySysMs,
-      proxy_cpu_ms: p.cpu.proxyMs,
-      others_cpu_ms: p.cpu.othersMs,
-      client_cpu_ms: r3(p.cpu.clientMs),
-      idle_ms: r3(p.idle.wallMs),
-      idle_relay_cpu_ms: p.idle.relayMs,
-      idle_proxy_cpu_ms: p.idle.proxyMs,
-      storage_files_added: p.storageFiles,
-      note: p.note,
-    })),
+    ...messagesJson,
+    phases: [...phases, ...msgPhases].map(phaseJson),
     processes: { relay: procs.relay, proxy: procs.proxy, workerd_pid_helper: procs.workerdPid },
     ...machine,
   };
@@ -526,10 +860,19 @@ async function main(): Promise<number> {
   // to 127.0.0.1 only (startRelay passes our environment on).
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
   process.stderr.write("starting the relay (wrangler dev)...\n");
-  const r = await start(() => startRelay());
+  // The relay's counters (DO requests, SQLite rows) at GET /debug/metrics, for the messages phase.
+  const r = await start(() => startRelay({ vars: { RELAY_DEBUG_METRICS: "true" } }));
   const health = (await (await fetch(`${r.httpUrl}/health`)).json()) as { address: string };
   const keyHash = parseAddress(health.address).keyHash;
-  const ctx: Ctx = { procs: findRelayProcesses(r), persistTo: r.persistTo, healthUrl: `${r.httpUrl}/health`, opts: o, open: () => connect(r.wsUrl, keyHash, { WebSocket: WS, pingInterval: 0 }) };
+  const ctx: Ctx = {
+    procs: findRelayProcesses(r),
+    findProcs: () => findRelayProcesses(r),
+    persistTo: r.persistTo,
+    healthUrl: `${r.httpUrl}/health`,
+    metricsUrl: `${r.httpUrl}/debug/metrics`,
+    opts: o,
+    open: () => connect(r.wsUrl, keyHash, { WebSocket: WS, pingInterval: 0 }),
+  };
 
   /** A connection on a warm relay: 20 handshakes, 200 PINGs, 5 batches and 50 requests first. */
   const warmUp = async (): Promise<SMPClient> => {
@@ -568,6 +911,9 @@ async function main(): Promise<number> {
     (c, conn) => batchedPings(c, conn, o.pings * o.batchRounds, o.batchSize),
     (c) => httpRequests(c, HTTP_REQUESTS),
   ];
+  if (o.messages > 0) plan.push((c) => steadyPhase(c, o.messages));
+  if (o.backlog > 0) plan.push((c) => backlogPhase(c, o.backlog));
+  if (o.throughputTotal > 0) for (const nq of o.throughputQueues) plan.push((c) => throughputPhase(c, o.throughputTotal, nq));
   const phases: Phase[] = [];
   let conn = await warmUp();
   try {
@@ -585,8 +931,9 @@ async function main(): Promise<number> {
           }
           why = "wrangler reloaded the Worker during the measurement (a source file changed)";
         } catch (e) {
-          if (reloadCount(r) === reloads) throw e;
-          why = `a reload of the Worker interrupted the measurement (${(e as Error).message})`;
+          if (e instanceof VoidMeasurementError) why = e.message;
+          else if (reloadCount(r) === reloads) throw e;
+          else why = `a reload of the Worker interrupted the measurement (${(e as Error).message})`;
         }
         if (attempt >= MAX_ATTEMPTS) throw new Error(`${why}; gave up after ${attempt} attempts`);
         process.stderr.write(`\n  ${why}: waiting for it to settle, then measuring again\n`);
@@ -615,7 +962,15 @@ async function main(): Promise<number> {
     }
   }
 
-  const json = report(o, procs, phases, micro, inWorkerd, date);
+  const json = report(
+    o,
+    procs,
+    phases.filter((p) => !isMsgPhase(p)),
+    phases.filter(isMsgPhase),
+    micro,
+    inWorkerd,
+    date,
+  );
   if (o.json !== null) {
     writeFileSync(o.json, JSON.stringify(json, null, 2) + "\n");
     console.log(`\nwrote ${o.json}`);

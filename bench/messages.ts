@@ -1,0 +1,337 @@
+// The "messages" phase of the bench: what a delivered message costs in Durable Object requests
+// and SQLite rows (the relay's counters, src/server/metrics.ts, read from GET /debug/metrics),
+// and how long it takes from SEND to the MSG on the recipient's connection. See bench/README.md.
+import type { SMPClient } from "../src/client/client.js";
+import {
+  ack,
+  createQueue,
+  deliveries,
+  getMessage,
+  secureSenderQueue,
+  sendMessage,
+  subscribe,
+  type DeliveryStream,
+  type MessageBody,
+  type RecipientQueue,
+} from "../src/client/queues.js";
+import { hex } from "../src/protocol/encoding.js";
+import { generateX25519, type X25519KeyPair } from "../src/crypto/x25519.js";
+
+// ---- The relay's counters ----
+
+/** GET /debug/metrics (the relay's `metrics` object; the bench only reads it). */
+export interface Counters {
+  rpc: { queueCall: number; queueCreate: number; sessionPush: number; identity: number };
+  wsMessagesIn: number;
+  alarms: number;
+  rowsRead: number;
+  rowsWritten: number;
+  alarmWrites: number;
+}
+
+const RPC_METHODS = ["queueCall", "queueCreate", "sessionPush", "identity"] as const;
+const FLAT = ["wsMessagesIn", "alarms", "rowsRead", "rowsWritten", "alarmWrites"] as const;
+
+export class MetricsUnavailableError extends Error {}
+
+/** Reads the counters; throws if the relay does not expose them (RELAY_DEBUG_METRICS unset). */
+export async function fetchCounters(url: string): Promise<Counters> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (res.status === 404) {
+    await res.arrayBuffer();
+    throw new MetricsUnavailableError(`${url}: 404 (the relay must run with RELAY_DEBUG_METRICS=true)`);
+  }
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const v = (await res.json()) as Record<string, unknown>;
+  const num = (x: unknown, what: string): number => {
+    if (typeof x !== "number" || !Number.isFinite(x)) throw new Error(`${url}: ${what} is not a number: ${JSON.stringify(x)}`);
+    return x;
+  };
+  const rpc = (v.rpc ?? {}) as Record<string, unknown>;
+  return {
+    rpc: {
+      queueCall: num(rpc.queueCall, "rpc.queueCall"),
+      queueCreate: num(rpc.queueCreate, "rpc.queueCreate"),
+      sessionPush: num(rpc.sessionPush, "rpc.sessionPush"),
+      identity: num(rpc.identity, "rpc.identity"),
+    },
+    wsMessagesIn: num(v.wsMessagesIn, "wsMessagesIn"),
+    alarms: num(v.alarms, "alarms"),
+    rowsRead: num(v.rowsRead, "rowsRead"),
+    rowsWritten: num(v.rowsWritten, "rowsWritten"),
+    alarmWrites: num(v.alarmWrites, "alarmWrites"),
+  };
+}
+
+export function counterDelta(before: Counters, after: Counters): Counters {
+  const d = { rpc: { ...after.rpc }, wsMessagesIn: 0, alarms: 0, rowsRead: 0, rowsWritten: 0, alarmWrites: 0 };
+  for (const m of RPC_METHODS) d.rpc[m] = after.rpc[m] - before.rpc[m];
+  for (const k of FLAT) d[k] = after[k] - before[k];
+  return d;
+}
+
+/** A counter went backwards: the isolate was replaced (reload, crash) and the figures are void. */
+export function countersReset(d: Counters): boolean {
+  return RPC_METHODS.some((m) => d.rpc[m] < 0) || FLAT.some((k) => d[k] < 0);
+}
+
+/** Durable Object requests as Cloudflare bills them: RPC calls, alarm invocations, incoming WebSocket messages at 1/20. */
+export const WS_MESSAGES_PER_REQUEST = 20;
+
+export interface Costs {
+  rpcCalls: number;
+  doRequests: number;
+  rowsRead: number;
+  /** Rows written as billed: SQLite rows written plus setAlarm calls. */
+  rowsWritten: number;
+}
+
+export function billed(d: Counters): Costs {
+  const rpcCalls = RPC_METHODS.reduce((s, m) => s + d.rpc[m], 0);
+  return {
+    rpcCalls,
+    doRequests: rpcCalls + d.alarms + d.wsMessagesIn / WS_MESSAGES_PER_REQUEST,
+    rowsRead: d.rowsRead,
+    rowsWritten: d.rowsWritten + d.alarmWrites,
+  };
+}
+
+export function perMessage(c: Costs, delivered: number): Costs {
+  const n = Math.max(1, delivered);
+  return { rpcCalls: c.rpcCalls / n, doRequests: c.doRequests / n, rowsRead: c.rowsRead / n, rowsWritten: c.rowsWritten / n };
+}
+
+// ---- Scenarios ----
+
+export interface Pair {
+  sender: SMPClient;
+  recipient: SMPClient;
+  /** All deliveries on the recipient's connection, created before any SUB. */
+  stream: DeliveryStream;
+  /**
+   * When each MSG reached the recipient's connection (performance.now(), by msgId in hex):
+   * recorded in the client's frame handler, before anything awaits, so the latency samples do
+   * not depend on when the loop gets to read the stream.
+   */
+  arrivals: Map<string, number>;
+}
+
+/** A queue of the bench: secured by the sender (SKEY), as every queue is before messages flow. */
+export interface BenchQueue {
+  q: RecipientQueue;
+  /** Signs the SENDs. */
+  senderKey: X25519KeyPair;
+}
+
+/** SEND, signed with the key the sender secured the queue with. */
+function send(p: Pair, bq: BenchQueue, b: Uint8Array): Promise<void> {
+  return sendMessage(p.sender, bq.q.sndId, b, { senderKey: bq.senderKey });
+}
+
+/** A MSG read from the stream: a message, not a quota marker. */
+interface Msg {
+  rcvId: Uint8Array;
+  message: MessageBody;
+  /** When it reached the connection. */
+  at: number;
+}
+
+export interface LoopResult {
+  /** Messages delivered (MSG read from the stream) and acknowledged. */
+  completed: number;
+  note?: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Smallest body: room for the "qi:seq " tag. */
+export const MIN_BODY = 16;
+
+/** A body of `size` bytes (at least MIN_BODY) that starts with "qi:seq ", so order and routing can be checked. */
+function body(qi: number, seq: number, size: number): Uint8Array {
+  const b = new Uint8Array(Math.max(size, MIN_BODY)).fill(0x2e);
+  b.set(encoder.encode(`${qi}:${seq} `).subarray(0, MIN_BODY));
+  return b;
+}
+
+function tagOf(b: Uint8Array): string {
+  const head = decoder.decode(b.subarray(0, 24));
+  return head.slice(0, head.indexOf(" "));
+}
+
+/** The next MSG on the stream, or null at the deadline; anything else is an error. */
+async function nextMsg(p: Pair, deadline: number): Promise<Msg | null> {
+  const left = deadline - performance.now();
+  if (left <= 0) return null;
+  let d;
+  try {
+    d = await p.stream.read(Math.min(left, 20_000));
+  } catch (e) {
+    if (performance.now() >= deadline) return null;
+    throw e;
+  }
+  if (d === null) throw new Error("the recipient's connection ended");
+  if (d.type !== "MSG") throw new Error(`expected MSG, got ${d.type}${d.type === "ERROR" ? `: ${d.error.message}` : ""}`);
+  if (d.message.quota) throw new Error("quota marker: the queue filled up");
+  const key = hex(d.message.msgId);
+  const at = p.arrivals.get(key) ?? performance.now();
+  p.arrivals.delete(key);
+  return { rcvId: d.rcvId, message: d.message, at };
+}
+
+/**
+ * New queues on the recipient's connection, subscribed or not, each secured by the sender's
+ * connection with SKEY; `parallel` at a time.
+ */
+export async function makeQueues(p: Pair, n: number, subscribed: boolean, parallel = 20): Promise<BenchQueue[]> {
+  const one = async (): Promise<BenchQueue> => {
+    const [q, senderKey] = await Promise.all([createQueue(p.recipient, { subscribe: subscribed }), generateX25519()]);
+    await secureSenderQueue(p.sender, q.sndId, senderKey);
+    return { q, senderKey };
+  };
+  const out: BenchQueue[] = [];
+  while (out.length < n) out.push(...(await Promise.all(Array.from({ length: Math.min(parallel, n - out.length) }, one))));
+  return out;
+}
+
+/**
+ * One queue, one message at a time: SEND, wait for the pushed MSG, ACK (reply OK: the queue is
+ * empty again), repeat. Samples: SEND called → MSG reached the recipient's connection.
+ */
+export async function steadyStream(p: Pair, bq: BenchQueue, n: number, size: number, deadline: number, samples: number[]): Promise<LoopResult> {
+  let i = 0;
+  for (; i < n && performance.now() < deadline; i++) {
+    const t = performance.now();
+    const [, d] = await Promise.all([send(p, bq, body(0, i, size)), nextMsg(p, deadline)]);
+    if (d === null) break;
+    samples.push(d.at - t);
+    if (tagOf(d.message.body) !== `0:${i}`) throw new Error(`steady stream: message ${i} arrived out of order`);
+    const r = await ack(p.recipient, bq.q, d.message.msgId);
+    if (r !== null) throw new Error("steady stream: an ACK brought another message (the queue should be empty)");
+  }
+  return { completed: i };
+}
+
+/**
+ * Warm-up for a subscribed queue: a few messages through the steady-stream loop, so its object
+ * is awake and its expiry alarm set (that setAlarm is once per queue, not per message).
+ */
+export async function warmQueue(p: Pair, bq: BenchQueue, n: number, size: number): Promise<void> {
+  const r = await steadyStream(p, bq, n, size, performance.now() + 30_000, []);
+  if (r.completed < n) throw new Error("warm-up of a queue timed out");
+}
+
+/**
+ * The same for a queue nobody is subscribed to, read with GET + ACK on a third connection (a
+ * connection that GETs a queue may not SUB it later, so the recipient's own cannot do it).
+ */
+export async function warmUnsubscribedQueue(p: Pair, reader: SMPClient, bq: BenchQueue, n: number, size: number): Promise<void> {
+  const q = bq.q;
+  for (let i = 0; i < n; i++) {
+    await send(p, bq, body(0, i, size));
+    const m = await getMessage(reader, q);
+    if (m === null || m.quota || tagOf(m.body) !== `0:${i}`) throw new Error("warm-up of an unsubscribed queue: GET did not return the message just sent");
+    if ((await ack(reader, q, m.msgId)) !== null) throw new Error("warm-up of an unsubscribed queue: the queue is not empty");
+  }
+}
+
+export interface BacklogResult extends LoopResult {
+  /** Messages SENT (all before SUB). */
+  sent: number;
+  /** Counters right after the SENDs, before SUB. */
+  afterSends: Counters | null;
+}
+
+/**
+ * K SENDs to a queue nobody is subscribed to, then SUB and drain: SOK's push brings the first
+ * message, each ACK's reply the next. No samples (delivery waits for SUB by design).
+ */
+export async function backlog(
+  p: Pair,
+  bq: BenchQueue,
+  k: number,
+  size: number,
+  deadline: number,
+  counters: () => Promise<Counters>,
+): Promise<BacklogResult> {
+  let sent = 0;
+  for (; sent < k && performance.now() < deadline; sent++) await send(p, bq, body(0, sent, size));
+  const afterSends = await counters();
+  const q = bq.q;
+  await subscribe(p.recipient, q);
+  let got = 0;
+  const acks: Promise<unknown>[] = [];
+  while (got < sent) {
+    const d = await nextMsg(p, deadline);
+    if (d === null) break;
+    if (tagOf(d.message.body) !== `0:${got}`) throw new Error(`backlog: message ${got} arrived out of order`);
+    got++;
+    // The reply to this ACK carries the next message, which the stream yields too.
+    acks.push(ack(p.recipient, q, d.message.msgId));
+  }
+  await Promise.all(acks);
+  return { completed: got, sent, afterSends, note: sent < k ? `only ${sent} of ${k} sent before the time limit` : undefined };
+}
+
+/**
+ * `queues.length` queues in flight at once, `total` messages spread over them. Per queue, one
+ * message outstanding: the next SEND goes out as soon as the previous MSG arrives, together
+ * with its ACK, so the next message reaches the recipient either pushed (ACK first) or as the
+ * ACK's reply (SEND first). One sender and one recipient connection carry all queues.
+ * Samples: SEND called → MSG reached the recipient's connection.
+ */
+export async function throughput(
+  p: Pair,
+  queues: BenchQueue[],
+  total: number,
+  size: number,
+  deadline: number,
+  samples: number[],
+): Promise<LoopResult> {
+  const share = (i: number): number => Math.floor(total / queues.length) + (i < total % queues.length ? 1 : 0);
+  const state = queues.map((bq, i) => ({ bq, q: bq.q, quota: share(i), sent: 0, received: 0, t0: 0 }));
+  const byId = new Map(state.map((s) => [hex(s.q.rcvId), s]));
+  const failures: unknown[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const track = (pr: Promise<unknown>): void => {
+    const t = pr.catch((e: unknown) => void failures.push(e)).finally(() => pending.delete(t));
+    pending.add(t);
+  };
+  const sendNext = (s: (typeof state)[number]): void => {
+    const qi = state.indexOf(s);
+    s.t0 = performance.now();
+    track(send(p, s.bq, body(qi, s.sent, size)));
+    s.sent++;
+  };
+  // The first message of every queue, all at once.
+  for (const s of state) if (s.quota > 0) sendNext(s);
+  let received = 0;
+  while (received < total && failures.length === 0) {
+    const d = await nextMsg(p, deadline);
+    if (d === null) break;
+    const s = byId.get(hex(d.rcvId));
+    if (!s) throw new Error("throughput: MSG for a queue of another phase");
+    samples.push(d.at - s.t0);
+    const qi = state.indexOf(s);
+    if (tagOf(d.message.body) !== `${qi}:${s.received}`) throw new Error(`throughput: queue ${qi} message ${s.received} arrived out of order`);
+    s.received++;
+    received++;
+    track(ack(p.recipient, s.q, d.message.msgId));
+    if (s.sent < s.quota) sendNext(s);
+  }
+  // Every reply in before the window closes (bounded: each command has its own timeout).
+  await Promise.all([...pending]);
+  if (failures.length > 0) throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
+  return { completed: received };
+}
+
+/** Deliveries of the recipient's connection; made before any queue is created or subscribed. */
+export function pairOf(sender: SMPClient, recipient: SMPClient): Pair {
+  const stream = deliveries(recipient);
+  const arrivals = new Map<string, number>();
+  recipient.onPush((push) => {
+    if (push.response.tag === "MSG") arrivals.set(hex(push.response.msgId), performance.now());
+  });
+  return { sender, recipient, stream, arrivals };
+}
