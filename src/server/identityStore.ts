@@ -5,6 +5,7 @@ import { randomBytes } from "../crypto/random.js";
 import { metrics } from "./metrics.js";
 import { QueueIdCodec } from "./queueIds.js";
 import { deserializeIdentity, generateIdentity, serializeIdentity, type RelayIdentity, type StoredIdentity } from "./identity.js";
+import { identityFromSecrets, type IdentitySecretsEnv } from "./identitySecrets.js";
 
 export class IdentityDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -48,14 +49,30 @@ function withoutCaKey(s: StoredIdentity): StoredIdentity {
   return rest;
 }
 
+let fromSecrets: Promise<RelayIdentity | null> | null = null;
+
+/**
+ * The identity given by the secrets RELAY_CA_CERT, RELAY_ONLINE_CERT and RELAY_ONLINE_KEY
+ * (identitySecrets.ts), validated once per isolate; null when none is set. Rejects with a
+ * ConfigError naming the secret when only some are set or one is bad.
+ */
+export function identityFromEnvSecrets(env: Env): Promise<RelayIdentity | null> {
+  if (fromSecrets === null) fromSecrets = identityFromSecrets(env as unknown as IdentitySecretsEnv);
+  return fromSecrets;
+}
+
 /** Per-isolate cache: one RPC to the identity object per isolate, not per connection. */
 let cached: Promise<RelayIdentity> | null = null;
 
+/**
+ * The relay's identity: from the secrets when they are set (the IdentityDO's identity is then
+ * never created nor read), otherwise the one the IdentityDO keeps, created on first use.
+ */
 export function loadIdentity(env: Env, host: string): Promise<RelayIdentity> {
   if (cached === null) {
-    cached = env.IDENTITY.getByName("relay")
-      .get(host)
-      .then((s) => deserializeIdentity(s));
+    cached = identityFromEnvSecrets(env).then(
+      (fromEnv) => fromEnv ?? env.IDENTITY.getByName("relay").get(host).then((s) => deserializeIdentity(s)),
+    );
     cached.catch(() => {
       cached = null;
     });

@@ -115,7 +115,7 @@ const blob = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
 
 export class QueueDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private readonly config: RelayConfig;
+  private configCache: RelayConfig | undefined;
   /** In-memory copies of what storage holds, filled on first use after a wake. */
   private record: QueueRecord | null | undefined;
   private count: number | undefined;
@@ -123,8 +123,12 @@ export class QueueDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.config = readConfig(env as unknown as Record<string, string>);
     this.sql = ctx.storage.sql;
+  }
+
+  /** Read on first use, not in the constructor: a bad var fails a call, never the object. */
+  private get config(): RelayConfig {
+    return (this.configCache ??= readConfig(this.env as unknown as Record<string, string>));
   }
 
   // ---- RPC: creation ----

@@ -40,12 +40,16 @@ export class SessionDO extends DurableObject<Env> {
    */
   private tail: Promise<void> = Promise.resolve();
   private readonly modes: ConnModes;
-  private readonly config: RelayConfig;
+  private configCache: RelayConfig | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.modes = new ConnModes(ctx.storage.sql);
-    this.config = readConfig(env as unknown as Record<string, string>);
+  }
+
+  /** Read on first use, not in the constructor: a bad var fails a request, never the object. */
+  private get config(): RelayConfig {
+    return (this.configCache ??= readConfig(this.env as unknown as Record<string, string>));
   }
 
   /**

@@ -6,6 +6,7 @@ import { readConfig, type ConfigEnv } from "./config.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
 import { operatorPage } from "./page.js";
+import { refusal, startupError } from "./startup.js";
 import { RELAY_VERSION } from "./version.js";
 
 export { SessionDO } from "./session.js";
@@ -39,7 +40,11 @@ app.get("/", async (c) => {
 });
 
 export default {
-  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    // Config vars and identity secrets are checked on the first request of each isolate (there
+    // is no start hook); while one is bad, every request gets 500 naming it.
+    const refused = await startupError(env);
+    if (refused !== null) return refusal(request, refused);
     // Any path upgrades, as the upstream relay does: clients append ?challenge= to whatever URL
     // they were given.
     if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") {

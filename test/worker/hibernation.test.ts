@@ -10,15 +10,16 @@ import { encodeClientTransmission, encodeSigned } from "../../src/protocol/trans
 import { randomBytes } from "../../src/crypto/random.js";
 import { SessionDO } from "../../src/server/session.js";
 import { PoolSocket } from "./pool-socket.js";
+import { sessionsOf } from "./session-of.js";
 
 /** Connects our client and finds the Session object the Worker created for it. */
 async function open(): Promise<{ client: SMPClient; stub: DurableObjectStub<SessionDO> }> {
   const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
   const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
   const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
-  const added = (await listDurableObjectIds(env.SESSION)).filter((id) => !known.has(id.toString()));
+  const added = await sessionsOf(client, known);
   expect(added).toHaveLength(1);
-  return { client, stub: env.SESSION.get(added[0]!) };
+  return { client, stub: added[0]! };
 }
 
 describe("session state survives losing the object", () => {

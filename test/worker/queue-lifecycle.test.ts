@@ -11,6 +11,7 @@ import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25
 import type { QueueDO } from "../../src/server/queue.js";
 import type { SessionDO } from "../../src/server/session.js";
 import { PoolSocket } from "./pool-socket.js";
+import { sessionsOf } from "./session-of.js";
 
 const utf8 = new TextEncoder();
 
@@ -23,9 +24,9 @@ async function openWithSession(): Promise<{ client: SMPClient; session: DurableO
   const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
   const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
   const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
-  const added = (await listDurableObjectIds(env.SESSION)).filter((id) => !known.has(id.toString()));
+  const added = await sessionsOf(client, known);
   expect(added).toHaveLength(1);
-  return { client, session: env.SESSION.get(added[0]!) };
+  return { client, session: added[0]! };
 }
 
 interface Queue {
