@@ -250,7 +250,7 @@ export class QueueDO extends DurableObject<Env> {
     this.exec("DELETE FROM msg WHERE seq = ?", head.seq);
     this.count = n - 1;
     if (this.count === 0 && !q.can_write) this.update("can_write = 1");
-    const next = c.mode === "sub" ? this.head() : null;
+    const next = c.mode === "sub" && this.count > 0 ? this.head() : null;
     return { reply: next ? this.msg(next) : OK };
   }
 
