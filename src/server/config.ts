@@ -10,6 +10,14 @@ export interface RelayConfig {
   allowNewQueues: boolean;
   /** When set, NEW must carry this basic-auth password. */
   queuePassword: string | null;
+  /** Seconds a connection may take to send its hello before it is closed. */
+  handshakeTimeoutSeconds: number;
+  /** Blocks a connection may have waiting to be handled; more closes it (a flood). */
+  maxPendingBlocks: number;
+  /** NEW commands one connection may make per minute (a burst of this many, then 1 per 60/n s). */
+  newQueuesPerMinute: number;
+  /** Queues one connection may be subscribed to at once. */
+  maxSubscriptions: number;
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -17,6 +25,10 @@ export const DEFAULT_CONFIG: RelayConfig = {
   queueQuota: 128,
   allowNewQueues: true,
   queuePassword: null,
+  handshakeTimeoutSeconds: 60,
+  maxPendingBlocks: 64,
+  newQueuesPerMinute: 60,
+  maxSubscriptions: 5000,
 };
 
 export class ConfigError extends Error {
@@ -28,6 +40,10 @@ export interface ConfigEnv {
   QUEUE_QUOTA?: string;
   ALLOW_NEW_QUEUES?: string;
   QUEUE_PASSWORD?: string;
+  HANDSHAKE_TIMEOUT_SECONDS?: string;
+  MAX_PENDING_BLOCKS?: string;
+  NEW_QUEUES_PER_MINUTE?: string;
+  MAX_SUBSCRIPTIONS?: string;
 }
 
 function intVar(env: ConfigEnv, name: keyof ConfigEnv, min: number, max: number, dflt: number): number {
@@ -55,5 +71,9 @@ export function readConfig(env: ConfigEnv): RelayConfig {
     queueQuota: intVar(env, "QUEUE_QUOTA", 1, 10_000, DEFAULT_CONFIG.queueQuota),
     allowNewQueues: allow !== "false",
     queuePassword: password ? password : null,
+    handshakeTimeoutSeconds: intVar(env, "HANDSHAKE_TIMEOUT_SECONDS", 1, 3600, DEFAULT_CONFIG.handshakeTimeoutSeconds),
+    maxPendingBlocks: intVar(env, "MAX_PENDING_BLOCKS", 1, 1024, DEFAULT_CONFIG.maxPendingBlocks),
+    newQueuesPerMinute: intVar(env, "NEW_QUEUES_PER_MINUTE", 1, 100_000, DEFAULT_CONFIG.newQueuesPerMinute),
+    maxSubscriptions: intVar(env, "MAX_SUBSCRIPTIONS", 1, 100_000, DEFAULT_CONFIG.maxSubscriptions),
   };
 }

@@ -6,6 +6,8 @@ import type { ConnMode } from "./queue.js";
 
 export class ConnModes {
   private ready: boolean | undefined;
+  /** How many queues this connection is subscribed to (read once per wake, then kept). */
+  private subs: number | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -20,7 +22,22 @@ export class ConnModes {
     return row ? (row.mode as ConnMode) : null;
   }
 
+  subscriptions(): number {
+    if (this.subs === undefined) {
+      this.subs = this.exists() ? (execCounted<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM modes WHERE mode = 'sub'")[0]?.n ?? 0) : 0;
+    }
+    return this.subs;
+  }
+
   set(queue: string, mode: ConnMode | null): void {
+    const before = this.get(queue);
+    if (before === mode) return;
+    const subs = this.subscriptions() + (mode === "sub" ? 1 : 0) - (before === "sub" ? 1 : 0);
+    this.write(queue, mode);
+    this.subs = subs;
+  }
+
+  private write(queue: string, mode: ConnMode | null): void {
     if (mode === null) {
       if (this.exists()) execCounted(this.sql, "DELETE FROM modes WHERE queue = ?", queue);
       return;
@@ -29,11 +46,12 @@ export class ConnModes {
       this.sql.exec("CREATE TABLE IF NOT EXISTS modes (queue TEXT PRIMARY KEY, mode TEXT NOT NULL) WITHOUT ROWID");
       this.ready = true;
     }
-    execCounted(this.sql, "INSERT INTO modes (queue, mode) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode WHERE mode <> excluded.mode", queue, mode);
+    execCounted(this.sql, "INSERT INTO modes (queue, mode) VALUES (?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode", queue, mode);
   }
 
   /** Forgets everything (the connection closed). */
   clear(): void {
     this.ready = false;
+    this.subs = 0;
   }
 }

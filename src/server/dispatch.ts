@@ -34,6 +34,10 @@ export interface SessionContext {
   config: RelayConfig;
   modeOf(queue: string): ConnMode | null;
   setMode(queue: string, mode: ConnMode | null): void;
+  /** False when subscribing to one more queue would pass MAX_SUBSCRIPTIONS. */
+  canSubscribe(queue: string): boolean;
+  /** Takes one NEW from the connection's rate limit (NEW_QUEUES_PER_MINUTE); false when empty. */
+  takeNewQueueToken(): boolean;
 }
 
 /** A transmission after parsing: either already answered, or a command to run. */
@@ -148,6 +152,8 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
       return { reply: err(t, "AUTH") };
     }
     const queue = p.routed.queue;
+    // Per-connection limit: answered before the queue is woken, like the other connection limits.
+    if (command.tag === "SUB" && !ctx.canSubscribe(queue)) return { reply: err(t, "QUOTA") };
     const r = await ctx.env.QUEUE.getByName(queue).call({ command, auth, session: ctx.session, mode: ctx.modeOf(queue) });
     if (r.mode !== undefined) ctx.setMode(queue, r.mode);
     return { reply: reply(t, r.reply), ...(r.push ? { push: { corrId: EMPTY, entityId: t.entityId, response: r.push } } : {}) };
@@ -191,6 +197,8 @@ async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput
     (password === null || (c.basicAuth !== null && constantTimeEqual(c.basicAuth, asciiBytes(password))));
   if (!verified || !allowed) return err(t, "AUTH");
   const { queue, rcvId, sndId } = ctx.ids.newQueue();
+  // Per-connection limits on creating queues and on holding subscriptions: ERR QUOTA.
+  if ((c.subscribe && !ctx.canSubscribe(queue)) || !ctx.takeNewQueueToken()) return err(t, "QUOTA");
   const mode = c.queueReqData?.mode ?? null;
   const srvDhKey = await ctx.env.QUEUE.getByName(queue).create({
     queue,

@@ -24,9 +24,10 @@ import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
 import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
 
-/** Close codes: 1002 for protocol violations, 1003 for text frames, 1011 for our own failures. */
+/** Close codes: 1002 protocol violations, 1003 text frames, 1008 limits, 1011 our own failures. */
 const CLOSE_PROTOCOL = 1002;
 const CLOSE_UNSUPPORTED = 1003;
+const CLOSE_POLICY = 1008;
 const CLOSE_INTERNAL = 1011;
 
 const EMPTY = new Uint8Array(0);
@@ -39,6 +40,8 @@ export class SessionDO extends DurableObject<Env> {
    * is in flight, so it never keeps the object from hibernating.
    */
   private tail: Promise<void> = Promise.resolve();
+  /** Frames received and not handled yet; bounded by MAX_PENDING_BLOCKS. */
+  private pending = 0;
   private readonly modes: ConnModes;
   private configCache: RelayConfig | undefined;
 
@@ -81,6 +84,9 @@ export class SessionDO extends DurableObject<Env> {
 
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
+    // A client that never finishes its hello is closed by the alarm, not by a timer: a timer
+    // would keep the object from hibernating.
+    await this.ctx.storage.setAlarm(Date.now() + this.config.handshakeTimeoutSeconds * 1000);
     writeState(server, {
       phase: "handshake",
       sessionId,
@@ -103,9 +109,22 @@ export class SessionDO extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     metrics.wsMessagesIn++;
-    const run = this.tail.then(() => this.onFrame(ws, message));
+    if (this.pending >= this.config.maxPendingBlocks) {
+      // A client that sends faster than its blocks can be handled is flooding: end it.
+      close(ws, CLOSE_POLICY, "too many pending blocks");
+      return Promise.resolve();
+    }
+    this.pending++;
+    const run = this.tail.then(() => this.onFrame(ws, message)).finally(() => this.pending--);
     this.tail = run.catch(() => {});
     return run;
+  }
+
+  /** The handshake deadline: closes a connection that is still waiting for its client hello. */
+  override alarm(): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      if (readState(ws)?.phase === "handshake") close(ws, CLOSE_POLICY, "handshake timeout");
+    }
   }
 
   override async webSocketClose(_ws: WebSocket, _code: number, _reason: string, _wasClean: boolean): Promise<void> {
@@ -117,6 +136,7 @@ export class SessionDO extends DurableObject<Env> {
   override webSocketError(_ws: WebSocket, _error: unknown): void {}
 
   private async onFrame(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (ws.readyState !== WebSocket.READY_STATE_OPEN) return; // closed while this frame waited
     if (typeof message === "string") return close(ws, CLOSE_UNSUPPORTED, "BLOCK");
     // Exactly one 16384-byte block per frame; anything else is a fatal transport error (BLOCK).
     if (message.byteLength !== BLOCK_SIZE) return close(ws, CLOSE_PROTOCOL, "BLOCK");
@@ -161,8 +181,11 @@ export class SessionDO extends DurableObject<Env> {
       version: hello.version,
       snd: chains.a,
       rcv: chains.b,
+      newTokens: this.config.newQueuesPerMinute,
+      newAt: Date.now(),
     };
     writeState(ws, open);
+    await this.ctx.storage.deleteAlarm();
   }
 
   private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array): Promise<void> {
@@ -182,7 +205,7 @@ export class SessionDO extends DurableObject<Env> {
       sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
       return;
     }
-    const outcomes = await this.run(items, state);
+    const outcomes = await this.run(ws, items, state);
     const out: Reply[] = outcomes.map((o) => o.reply);
     for (const o of outcomes) if (o.push) out.push(o.push);
     sendTransmissions(ws, out.map(toTransmission));
@@ -192,8 +215,9 @@ export class SessionDO extends DurableObject<Env> {
    * Runs a block's commands: commands for one queue in order, different queues concurrently.
    * Outcomes come back in command order.
    */
-  private async run(items: Uint8Array[], state: OpenState): Promise<Outcome[]> {
+  private async run(ws: WebSocket, items: Uint8Array[], state: OpenState): Promise<Outcome[]> {
     const ids = await loadQueueIds(this.env);
+    const config = this.config;
     const ctx: SessionContext = {
       env: this.env,
       session: this.ctx.id.toString(),
@@ -203,6 +227,8 @@ export class SessionDO extends DurableObject<Env> {
       config: this.config,
       modeOf: (q) => this.modes.get(q),
       setMode: (q, m) => this.modes.set(q, m),
+      canSubscribe: (q) => this.modes.get(q) === "sub" || this.modes.subscriptions() < config.maxSubscriptions,
+      takeNewQueueToken: () => takeToken(ws, config.newQueuesPerMinute),
     };
     const prepared = items.map((raw) => prepare(raw, ids));
     const outcomes: Outcome[] = new Array(prepared.length);
@@ -221,6 +247,17 @@ export class SessionDO extends DurableObject<Env> {
 }
 
 const ERR_BLOCK = new TextEncoder().encode("ERR BLOCK");
+
+/** NEW's rate limit: a bucket of `perMinute` tokens refilled continuously, kept in the attachment. */
+function takeToken(ws: WebSocket, perMinute: number): boolean {
+  const state = readState(ws);
+  if (state?.phase !== "open") return false;
+  const now = Date.now();
+  const tokens = Math.min(perMinute, (state.newTokens ?? perMinute) + ((now - (state.newAt ?? now)) * perMinute) / 60_000);
+  if (tokens < 1) return false;
+  writeState(ws, { ...state, newTokens: tokens - 1, newAt: now });
+  return true;
+}
 
 function toTransmission(r: Reply): ServerTransmission {
   return { corrId: r.corrId, entityId: r.entityId, command: encodeResponse(r.response) };

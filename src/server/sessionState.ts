@@ -20,6 +20,9 @@ export interface OpenState {
   /** Chain keys: the relay sends with `snd` (chain A) and receives with `rcv` (chain B). */
   snd: Uint8Array;
   rcv: Uint8Array;
+  /** Token bucket for NEW: tokens left, and when it was last refilled (ms). */
+  newTokens: number;
+  newAt: number;
 }
 
 export type SessionState = HandshakeState | OpenState;
