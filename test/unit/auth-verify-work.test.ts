@@ -1,0 +1,111 @@
+// verifyCommand (src/server/auth.ts) does a verification's worth of work whatever it is given, so
+// the time an answer takes does not tell an attacker whether the queue exists or which kind of key
+// it has (WIRE.md 5.3: "A key/authorization type mismatch is a failure (ERR AUTH). Upstream still
+// runs a dummy verification of the same type"; upstream verifies the authorization against a
+// dummy key of the authorization's own type).
+//
+// Timing cannot be asserted reliably in a test; what can be is that the verification primitive
+// of the authorization's kind actually runs: X25519 (crypto.subtle.deriveBits) for an 80-byte
+// authenticator, Ed25519 (crypto.subtle.verify) for a 64-byte signature, Ed448 (@noble/curves
+// ed448.verify) for a 114-byte one. src/server/auth.ts imports only src/crypto, which runs in
+// Node, so the server's own function is tested here.
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { makeAuthenticator } from "../../src/crypto/authenticator.js";
+import type { PublicKey } from "../../src/crypto/keys.js";
+import { randomBytes } from "../../src/crypto/random.js";
+import { generateSigningKey, publicKeyOf, sign, type SigningKey } from "../../src/crypto/signing.js";
+import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
+import { verifyCommand, type AuthInput } from "../../src/server/auth.js";
+
+const ed448Calls = vi.hoisted(() => ({ n: 0 }));
+vi.mock("@noble/curves/ed448.js", async (importOriginal) => {
+  const m = await importOriginal<typeof import("@noble/curves/ed448.js")>();
+  const verify: typeof m.ed448.verify = (...args) => {
+    ed448Calls.n++;
+    return m.ed448.verify(...args);
+  };
+  return { ...m, ed448: { ...m.ed448, verify } };
+});
+
+type KeyKind = "no key" | "an X25519 key" | "an Ed25519 key" | "an Ed448 key";
+type AuthKind = "no authorization" | "an X25519 authenticator" | "an Ed25519 signature" | "an Ed448 signature";
+type Work = "x25519" | "ed25519" | "ed448";
+
+/** The primitive a verification of this authorization runs (for none, any verification will do). */
+const WORK: Record<AuthKind, Work | "any"> = {
+  "no authorization": "any",
+  "an X25519 authenticator": "x25519",
+  "an Ed25519 signature": "ed25519",
+  "an Ed448 signature": "ed448",
+};
+
+let session: X25519KeyPair;
+const corrId = randomBytes(24);
+const tForAuth = randomBytes(120);
+const keys = {} as Record<KeyKind, PublicKey | null>;
+const auths = {} as Record<AuthKind, Uint8Array>;
+/** The private halves of the keys, to make authorizations that do verify. */
+const holders = {} as { x25519: X25519KeyPair; ed25519: SigningKey; ed448: SigningKey };
+
+const input = (authorization: Uint8Array): AuthInput => ({ authorization, tForAuth, corrId, sessionPriv: session.privateKey });
+
+beforeAll(async () => {
+  session = await generateX25519();
+  holders.x25519 = await generateX25519();
+  holders.ed25519 = await generateSigningKey("ed25519");
+  holders.ed448 = await generateSigningKey("ed448");
+  keys["no key"] = null;
+  keys["an X25519 key"] = { alg: "x25519", raw: holders.x25519.publicKey };
+  keys["an Ed25519 key"] = await publicKeyOf(holders.ed25519);
+  keys["an Ed448 key"] = await publicKeyOf(holders.ed448);
+  // Well-formed authorizations of each kind, made with other keys than the ones above.
+  auths["no authorization"] = new Uint8Array(0);
+  auths["an X25519 authenticator"] = await makeAuthenticator(session.publicKey, (await generateX25519()).privateKey, corrId, tForAuth);
+  auths["an Ed25519 signature"] = await sign(await generateSigningKey("ed25519"), tForAuth);
+  auths["an Ed448 signature"] = await sign(await generateSigningKey("ed448"), tForAuth);
+  expect(auths["an X25519 authenticator"].length).toBe(80);
+  expect(auths["an Ed25519 signature"].length).toBe(64);
+  expect(auths["an Ed448 signature"].length).toBe(114);
+  // The first call makes the throwaway keys; measure from the second on.
+  for (const a of Object.values(auths)) await verifyCommand(null, input(a));
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Runs verifyCommand and counts the verification primitives it ran. */
+async function measure(key: PublicKey | null, authorization: Uint8Array): Promise<{ ok: boolean; work: Record<Work, number> }> {
+  const derive = vi.spyOn(crypto.subtle, "deriveBits");
+  const verify = vi.spyOn(crypto.subtle, "verify");
+  ed448Calls.n = 0;
+  const ok = await verifyCommand(key, input(authorization));
+  return { ok, work: { x25519: derive.mock.calls.length, ed25519: verify.mock.calls.length, ed448: ed448Calls.n } };
+}
+
+const KEY_KINDS: KeyKind[] = ["no key", "an X25519 key", "an Ed25519 key", "an Ed448 key"];
+const AUTH_KINDS: AuthKind[] = ["no authorization", "an X25519 authenticator", "an Ed25519 signature", "an Ed448 signature"];
+
+describe("verifyCommand does the work of a verification whenever it refuses", () => {
+  const cases = KEY_KINDS.flatMap((k) => AUTH_KINDS.map((a) => [k, a, WORK[a]] as const));
+
+  it.each(cases)("%s and %s: refused, after a verification (%s)", async (k, a, work) => {
+    const { ok, work: done } = await measure(keys[k], auths[a]);
+    expect(ok).toBe(false);
+    if (work === "any") expect(done.x25519 + done.ed25519 + done.ed448).toBeGreaterThanOrEqual(1);
+    else expect(done[work], `verifications of kind ${work}; all: ${JSON.stringify(done)}`).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each([
+    ["an X25519 key", "an X25519 authenticator", "x25519"],
+    ["an Ed25519 key", "an Ed25519 signature", "ed25519"],
+    ["an Ed448 key", "an Ed448 signature", "ed448"],
+  ] as const)("the control: %s with %s made by its holder verifies (%s)", async (k, _a, work) => {
+    let auth: Uint8Array;
+    if (work === "x25519") auth = await makeAuthenticator(session.publicKey, holders.x25519.privateKey, corrId, tForAuth);
+    else auth = await sign(holders[work], tForAuth);
+    const { ok, work: done } = await measure(keys[k], auth);
+    expect(ok).toBe(true);
+    expect(done[work]).toBeGreaterThanOrEqual(1);
+  });
+});
