@@ -59,6 +59,11 @@ export class MessageDecryptionError extends Error {
   override readonly name = "MessageDecryptionError";
 }
 
+/** An INFO reply whose JSON is not the queue information QUE returns. */
+export class QueueInfoError extends Error {
+  override readonly name = "QueueInfoError";
+}
+
 /** A reply the command does not allow (e.g. IDS to SUB). */
 export class UnexpectedReplyError extends Error {
   override readonly name = "UnexpectedReplyError";
@@ -211,12 +216,18 @@ export async function queueInfo(client: SMPClient, q: RecipientQueue): Promise<Q
   return parseQueueInfo(r.json);
 }
 
+/** The INFO JSON, checked; QueueInfoError when it is not JSON or not of that shape. */
 export function parseQueueInfo(json: string): QueueInfo {
-  const v: unknown = JSON.parse(json);
-  const obj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
   const bad = (what: string): never => {
-    throw new Error(`INFO: ${what}: ${json}`);
+    throw new QueueInfoError(`INFO: ${what}: ${json}`);
   };
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    return bad(`not JSON (${(e as Error).message})`);
+  }
+  const obj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
   if (!obj(v)) return bad("not an object");
   if (typeof v.qiSnd !== "boolean" || typeof v.qiNtf !== "boolean") bad("qiSnd/qiNtf must be booleans");
   if (typeof v.qiSize !== "number" || !Number.isInteger(v.qiSize)) bad("qiSize must be an integer");
