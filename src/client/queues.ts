@@ -321,7 +321,7 @@ export class DeliveryStream implements AsyncIterable<Delivery> {
       if (this.ended) return null;
       await new Promise<void>((resolve, reject) => {
         const wake = (): void => {
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           this.waiters.delete(wake);
           resolve();
         };

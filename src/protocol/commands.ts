@@ -176,6 +176,7 @@ export function encodeCommand(c: ClientCommand): Uint8Array {
       e.byte(CHAR_SPACE).shortBytes(c.msgId);
       break;
     case "PRXY":
+      if (c.hosts.length < 1 || c.hosts.length > 255) throw new RangeError("PRXY takes 1 to 255 hosts");
       e.byte(CHAR_SPACE).byte(c.hosts.length);
       for (const h of c.hosts) e.shortBytes(h);
       e.shortBytes(c.port).shortBytes(c.keyHash).maybe(c.basicAuth, (x, v) => x.shortBytes(v));

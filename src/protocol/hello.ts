@@ -28,7 +28,7 @@ export interface ClientHello {
 
 export function encodeServerHello(h: ServerHello): Uint8Array {
   const e = new Encoder(1024).word16(h.minVersion).word16(h.maxVersion).shortBytes(h.sessionId);
-  if (h.certChain.length < 1) throw new RangeError("empty certificate chain");
+  if (h.certChain.length < 1 || h.certChain.length > 255) throw new RangeError("certificate chain of 1 to 255 certificates");
   e.byte(h.certChain.length);
   for (const c of h.certChain) e.large(c);
   e.large(h.signedKey);

@@ -27,21 +27,26 @@ function dummyKeys(): Promise<Record<"x25519" | "ed25519" | "ed448", PublicKey>>
   return dummies;
 }
 
-/**
- * True only when `key` is set and the authorization verifies against it. With no key, or an
- * authorization of a kind that does not match the key, a throwaway key of the authorization's
- * kind is verified instead and the answer is false.
- */
-export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promise<boolean> {
-  if (key !== null && a.authorization.length > 0) {
-    const ok = await verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, a.sessionPriv);
-    if (ok) return true;
-  }
-  const d = await dummyKeys();
-  const kind = a.authorization.length === 64 ? d.ed25519 : a.authorization.length === 114 ? d.ed448 : d.x25519;
-  if (key === null || a.authorization.length === 0) {
-    await verifyAuthorization(kind, a.authorization.length > 0 ? a.authorization : new Uint8Array(80), a.tForAuth, a.corrId, a.sessionPriv);
-  }
-  return false;
+/** The key kind an authorization of this length belongs to; null for none (length 0). */
+function authKind(length: number): "x25519" | "ed25519" | "ed448" | null {
+  if (length === 80) return "x25519";
+  if (length === 64) return "ed25519";
+  if (length === 114) return "ed448";
+  return null;
 }
 
+/**
+ * True only when `key` is set and the authorization verifies against it. With no key, no
+ * authorization, or an authorization of another kind than the key, a throwaway key of the
+ * authorization's kind is verified instead and the answer is false: the same work either way.
+ */
+export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promise<boolean> {
+  const kind = authKind(a.authorization.length);
+  if (key !== null && kind === key.alg) {
+    return verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, a.sessionPriv);
+  }
+  const d = await dummyKeys();
+  const authorization = kind === null ? new Uint8Array(80) : a.authorization;
+  await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, a.sessionPriv);
+  return false;
+}

@@ -49,7 +49,7 @@ export interface ConfigEnv {
 function intVar(env: ConfigEnv, name: keyof ConfigEnv, min: number, max: number, dflt: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
+  const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }

@@ -19,7 +19,7 @@ let keyHash: Uint8Array;
 
 beforeAll(async () => {
   relay = await startRelay({
-    vars: { HANDSHAKE_TIMEOUT_SECONDS: "2", MAX_PENDING_BLOCKS: "2", NEW_QUEUES_PER_MINUTE: "3", MAX_SUBSCRIPTIONS: "2" },
+    vars: { HANDSHAKE_TIMEOUT_SECONDS: "6", MAX_PENDING_BLOCKS: "2", NEW_QUEUES_PER_MINUTE: "3", MAX_SUBSCRIPTIONS: "2" },
   });
   keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
 });
