@@ -1,0 +1,38 @@
+// `npm run load` at a size that fits the test run: the same load function (bench/load-run.ts)
+// against a local relay it starts itself: 10 connections, 50 queues, 5 messages each, every
+// message delivered once and in order.
+import { describe, expect, it } from "vitest";
+import { formatSummary, runLoad } from "../../bench/load-run.js";
+
+describe("load", () => {
+  it("10 connections, 50 queues, 5 messages each: nothing lost, nothing duplicated, all in order", async () => {
+    const r = await runLoad({ connections: 10, queues: 50, messages: 5, timeoutMs: 100_000 });
+    const figures = formatSummary(r);
+    expect(r.failures, figures).toEqual([]);
+    expect(
+      {
+        ok: r.ok,
+        sent: r.sent,
+        uncertain: r.uncertain,
+        delivered: r.delivered,
+        lost: r.lost,
+        duplicated: r.duplicated,
+        outOfOrder: r.outOfOrder,
+        unexpected: r.unexpected,
+        timedOut: r.timedOut,
+      },
+      figures,
+    ).toEqual({
+      ok: true,
+      sent: 250,
+      uncertain: 0,
+      delivered: 250,
+      lost: 0,
+      duplicated: { byMsgId: 0, legitimateRedeliveries: 0, byContent: 0 },
+      outOfOrder: 0,
+      unexpected: 0,
+      timedOut: false,
+    });
+    expect(r.latencyMs.samples).toBe(250);
+  }, 120_000);
+});
