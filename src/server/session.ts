@@ -60,8 +60,11 @@ export class SessionDO extends DurableObject<Env> {
    * False when the socket is gone or this connection no longer holds the subscription: the
    * queue then forgets this subscriber.
    */
-  push(queue: string, entityId: Uint8Array, response: ServerResponse): boolean {
+  async push(queue: string, entityId: Uint8Array, response: ServerResponse): Promise<boolean> {
     metrics.rpc.sessionPush++;
+    // After the block in progress: its replies (a SOK, say) go out first, and the subscription it
+    // may be setting up is recorded before an END or MSG for it is judged.
+    await this.tail;
     const ws = this.ctx.getWebSockets()[0];
     const state = ws ? readState(ws) : null;
     if (!ws || state?.phase !== "open" || this.modes.get(queue) !== "sub") return false;
