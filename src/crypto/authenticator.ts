@@ -22,7 +22,14 @@ export async function makeAuthenticator(
   corrId: Uint8Array,
   tForAuth: Uint8Array,
 ): Promise<Uint8Array> {
-  const dh = await x25519(queueAuthPriv, serverSessionPub);
+  return authenticatorWithSecret(await x25519(queueAuthPriv, serverSessionPub), corrId, tForAuth);
+}
+
+/**
+ * The same, with X25519(queueAuthPriv, serverSessionPub) already computed: it is the same for
+ * every command a connection sends with one queue key, so a client can derive it once.
+ */
+export async function authenticatorWithSecret(dh: Uint8Array, corrId: Uint8Array, tForAuth: Uint8Array): Promise<Uint8Array> {
   return cryptoBox(dh, authNonce(corrId), await sha512(tForAuth));
 }
 
