@@ -1,13 +1,20 @@
 // What one connection is to each queue it touched: its subscriber (SUB) or a reader with GET.
 // Kept in the Session object's SQLite storage so it outlives hibernation; the table is made on
-// first use, so a connection that only pings never writes storage.
+// first use, so a connection that only pings never writes storage. While the object is awake,
+// what was read or written is also kept in memory: a message pushed to a subscriber and its ACK
+// each need the mode, and storage is read for a queue only once per wake.
 import { execCounted } from "./metrics.js";
 import type { ConnMode } from "./queue.js";
+
+/** Queues whose mode is kept in memory at most (a few hundred kB). */
+const MAX_KNOWN = 10_000;
 
 export class ConnModes {
   private ready: boolean | undefined;
   /** How many queues this connection is subscribed to (read once per wake, then kept). */
   private subs: number | undefined;
+  /** Modes known since the object woke, by queue (null: none). Every write goes through set(). */
+  private readonly known = new Map<string, ConnMode | null>();
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -17,9 +24,11 @@ export class ConnModes {
   }
 
   get(queue: string): ConnMode | null {
+    const known = this.known.get(queue);
+    if (known !== undefined) return known;
     if (!this.exists()) return null;
     const row = execCounted<{ mode: string }>(this.sql, "SELECT mode FROM modes WHERE queue = ?", queue)[0];
-    return row ? (row.mode as ConnMode) : null;
+    return this.remember(queue, row ? (row.mode as ConnMode) : null);
   }
 
   subscriptions(): number {
@@ -35,6 +44,14 @@ export class ConnModes {
     const subs = this.subscriptions() + (mode === "sub" ? 1 : 0) - (before === "sub" ? 1 : 0);
     this.write(queue, mode);
     this.subs = subs;
+    this.remember(queue, mode);
+  }
+
+  /** Bounded: a connection that touches very many queues (SENDs to each) starts over. */
+  private remember(queue: string, mode: ConnMode | null): ConnMode | null {
+    if (this.known.size >= MAX_KNOWN) this.known.clear();
+    this.known.set(queue, mode);
+    return mode;
   }
 
   private write(queue: string, mode: ConnMode | null): void {
@@ -53,5 +70,6 @@ export class ConnModes {
   clear(): void {
     this.ready = false;
     this.subs = 0;
+    this.known.clear();
   }
 }
