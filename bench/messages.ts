@@ -15,7 +15,9 @@ import {
   type RecipientQueue,
 } from "../src/client/queues.js";
 import { hex } from "../src/protocol/encoding.js";
+import { decodeClientTransmission } from "../src/protocol/transmission.js";
 import { generateX25519, type X25519KeyPair } from "../src/crypto/x25519.js";
+import WebSocket from "ws";
 
 // ---- The relay's counters ----
 
@@ -114,6 +116,42 @@ export interface Pair {
    * not depend on when the loop gets to read the stream.
    */
   arrivals: Map<string, number>;
+  /**
+   * The same MSGs at the wire (by msgId): when the frame that carried them reached the
+   * recipient's socket, before the client decrypted it. Empty without timed sockets.
+   */
+  wireArrivals: Map<string, number>;
+  /**
+   * When the block carrying the latest SEND to each queue (by sndId in hex) left the sender's
+   * socket, after the client signed and encrypted it. Empty without timed sockets.
+   */
+  wireSent: Map<string, number>;
+}
+
+/**
+ * The `ws` WebSocket with timestamps for the bench: when each frame arrived (before the client's
+ * own handler runs) and a hook on every send. Pass it as the client's WebSocket; `TimedWebSocket.last`
+ * is the one the latest connect() made.
+ */
+export class TimedWebSocket extends WebSocket {
+  static last: TimedWebSocket | null = null;
+  /** performance.now() when the frame being handled arrived. */
+  lastFrameAt = 0;
+  onSend: (() => void) | null = null;
+
+  constructor(url: string) {
+    super(url, { perMessageDeflate: false });
+    TimedWebSocket.last = this;
+    // Registered before the client's listeners, so it runs first.
+    this.on("message", () => {
+      this.lastFrameAt = performance.now();
+    });
+  }
+
+  override send(data: Parameters<WebSocket["send"]>[0], ...rest: unknown[]): void {
+    this.onSend?.();
+    (super.send as (...a: unknown[]) => void)(data, ...rest);
+  }
 }
 
 /** A queue of the bench: secured by the sender (SKEY), as every queue is before messages flow. */
@@ -134,6 +172,8 @@ interface Msg {
   message: MessageBody;
   /** When it reached the connection. */
   at: number;
+  /** When its frame reached the socket (NaN without timed sockets). */
+  wireAt: number;
 }
 
 export interface LoopResult {
@@ -176,8 +216,21 @@ async function nextMsg(p: Pair, deadline: number): Promise<Msg | null> {
   if (d.message.quota) throw new Error("quota marker: the queue filled up");
   const key = hex(d.message.msgId);
   const at = p.arrivals.get(key) ?? performance.now();
+  const wireAt = p.wireArrivals.get(key) ?? NaN;
   p.arrivals.delete(key);
-  return { rcvId: d.rcvId, message: d.message, at };
+  p.wireArrivals.delete(key);
+  return { rcvId: d.rcvId, message: d.message, at, wireAt };
+}
+
+/**
+ * The wire-to-wire time of a delivered message: its SEND's block leaving the sender's socket →
+ * the MSG's frame reaching the recipient's (the client's own work on both ends left out, as in
+ * the baselines, whose clients have none). One message outstanding per queue, so the queue's
+ * latest SEND is this message's.
+ */
+function pushWire(p: Pair, bq: BenchQueue, d: Msg, wireSamples: number[]): void {
+  const sent = p.wireSent.get(hex(bq.q.sndId));
+  if (sent !== undefined && Number.isFinite(d.wireAt) && d.wireAt >= sent) wireSamples.push(d.wireAt - sent);
 }
 
 /**
@@ -199,13 +252,22 @@ export async function makeQueues(p: Pair, n: number, subscribed: boolean, parall
  * One queue, one message at a time: SEND, wait for the pushed MSG, ACK (reply OK: the queue is
  * empty again), repeat. Samples: SEND called → MSG reached the recipient's connection.
  */
-export async function steadyStream(p: Pair, bq: BenchQueue, n: number, size: number, deadline: number, samples: number[]): Promise<LoopResult> {
+export async function steadyStream(
+  p: Pair,
+  bq: BenchQueue,
+  n: number,
+  size: number,
+  deadline: number,
+  samples: number[],
+  wireSamples: number[] = [],
+): Promise<LoopResult> {
   let i = 0;
   for (; i < n && performance.now() < deadline; i++) {
     const t = performance.now();
     const [, d] = await Promise.all([send(p, bq, body(0, i, size)), nextMsg(p, deadline)]);
     if (d === null) break;
     samples.push(d.at - t);
+    pushWire(p, bq, d, wireSamples);
     if (tagOf(d.message.body) !== `0:${i}`) throw new Error(`steady stream: message ${i} arrived out of order`);
     const r = await ack(p.recipient, bq.q, d.message.msgId);
     if (r !== null) throw new Error("steady stream: an ACK brought another message (the queue should be empty)");
@@ -288,6 +350,7 @@ export async function throughput(
   size: number,
   deadline: number,
   samples: number[],
+  wireSamples: number[] = [],
 ): Promise<LoopResult> {
   const share = (i: number): number => Math.floor(total / queues.length) + (i < total % queues.length ? 1 : 0);
   const state = queues.map((bq, i) => ({ bq, q: bq.q, quota: share(i), sent: 0, received: 0, t0: 0 }));
@@ -313,6 +376,7 @@ export async function throughput(
     const s = byId.get(hex(d.rcvId));
     if (!s) throw new Error("throughput: MSG for a queue of another phase");
     samples.push(d.at - s.t0);
+    pushWire(p, s.bq, d, wireSamples);
     const qi = state.indexOf(s);
     if (tagOf(d.message.body) !== `${qi}:${s.received}`) throw new Error(`throughput: queue ${qi} message ${s.received} arrived out of order`);
     s.received++;
@@ -326,12 +390,41 @@ export async function throughput(
   return { completed: received };
 }
 
-/** Deliveries of the recipient's connection; made before any queue is created or subscribed. */
-export function pairOf(sender: SMPClient, recipient: SMPClient): Pair {
+/**
+ * Deliveries of the recipient's connection; made before any queue is created or subscribed.
+ * With the connections' timed sockets, also the wire timestamps (see Pair): the sender's
+ * client is hooked where it queues transmissions (SMPClient.enqueue, internal), so each SEND
+ * is stamped when the next block leaves the socket.
+ */
+export function pairOf(sender: SMPClient, recipient: SMPClient, sockets?: { sender: TimedWebSocket; recipient: TimedWebSocket }): Pair {
   const stream = deliveries(recipient);
   const arrivals = new Map<string, number>();
+  const wireArrivals = new Map<string, number>();
+  const wireSent = new Map<string, number>();
   recipient.onPush((push) => {
-    if (push.response.tag === "MSG") arrivals.set(hex(push.response.msgId), performance.now());
+    if (push.response.tag !== "MSG") return;
+    const key = hex(push.response.msgId);
+    arrivals.set(key, performance.now());
+    if (sockets) wireArrivals.set(key, sockets.recipient.lastFrameAt);
   });
-  return { sender, recipient, stream, arrivals };
+  const internals = sender as unknown as { enqueue?: (t: Uint8Array) => void };
+  if (sockets && typeof internals.enqueue === "function") {
+    const enqueue = internals.enqueue.bind(sender);
+    const queued: string[] = [];
+    internals.enqueue = (t: Uint8Array): void => {
+      try {
+        const tr = decodeClientTransmission(t);
+        if (decoder.decode(tr.command.subarray(0, 5)) === "SEND ") queued.push(hex(tr.entityId));
+      } catch {
+        // not ours to judge
+      }
+      enqueue(t);
+    };
+    sockets.sender.onSend = () => {
+      const at = performance.now();
+      for (const id of queued) wireSent.set(id, at);
+      queued.length = 0;
+    };
+  }
+  return { sender, recipient, stream, arrivals, wireArrivals, wireSent };
 }

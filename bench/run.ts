@@ -1,17 +1,25 @@
 // `npm run bench`: the relay's CPU time per handshake and per PING round trip, measured on a
 // `wrangler dev` relay (workerd process CPU from /proc); what a delivered message costs in
-// Durable Object requests and SQLite rows (the relay's debug counters) and its SEND → MSG
-// latency; plus in-process microbenchmarks of the server-side crypto. See bench/README.md for
-// what each figure means.
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Durable Object requests and SQLite rows (the relay's debug counters), the bytes it stores and
+// its SEND → MSG latency and throughput under load; the memory of idle connections; the same
+// load on two baselines in the same run (bench/baselines/: the simplest forwarding relay, and
+// our topology without crypto or storage), as ratios against targets and an SVG chart; plus
+// in-process microbenchmarks of the server-side crypto. See bench/README.md for what each
+// figure means, docs/PERFORMANCE.md for the latest figures.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
 import { connect, type SMPClient } from "../src/client/client.js";
 import type { WebSocketConstructor } from "../src/client/socket.js";
 import { parseAddress } from "../src/protocol/address.js";
 import { startRelay, type RunningRelay } from "../test/helpers/relay.js";
 import { fmt, percentile, table } from "./format.js";
+import type { BaselineKind } from "./baselines.js";
+import { renderChart } from "./chart.js";
+import { chartSeries, reportComparison, runBaseline, type BaselineResult, type LoadPoint } from "./compare.js";
+import { idleMemory, waitIdle, type IdleMemory } from "./memory.js";
+import { storageSize, type StorageSize } from "./storage.js";
 import {
   backlog,
   billed,
@@ -30,6 +38,7 @@ import {
   type Counters,
   type LoopResult,
   type Pair,
+  TimedWebSocket,
 } from "./messages.js";
 import { runMicro, type MicroResult } from "./micro.js";
 import { BLOCK_OP, HANDSHAKE_OP } from "./ops.js";
@@ -45,9 +54,15 @@ const HELP = `usage: npm run bench -- [options]
   --batch-rounds R   the batched run sends M PINGs R times (default 10)
   --messages N       steady stream: messages SENT and ACKed one at a time on one queue (default 300; 0 skips)
   --backlog K        backlog: messages SENT before SUB, then drained (default 100, at most 128, the queue quota; 0 skips)
-  --throughput T     throughput: T messages over each queue count (default 1000; 0 skips)
-  --queues LIST      queue counts for the throughput runs (default 1,10,100)
-  --msg-bytes S      SEND body size, 16..16048 (default 1000; the relay pads every message to 16106 bytes)
+  --throughput T     throughput / load: T messages (at least 10 per queue) at each queue count (default 400; 0 skips)
+  --queues LIST      queues in flight for the throughput runs, relay and baselines (default 1,2,5,10,25,50,100)
+  --msg-bytes S      SEND body size, 16..16048 (default 16048: one message per 16 KB block; the relay pads every
+                     stored message to 16106 bytes anyway)
+  --skip-baselines   do not run the baselines (bench/baselines/): no ratios, no chart
+  --idle-conns N     idle connections for the memory figure, relay and baseline A (default 200; 0 skips)
+  --idle-wait S      how long they stay idle before the second reading, seconds (default 12: workerd evicts
+                     an object about 10 s after its last event)
+  --chart FILE       the SVG chart (default bench-output/bench-latency.svg; with --json, one more next to it)
   --micro-ms MS      time budget per microbenchmark figure (default 1500; 0 skips them)
   --phase-timeout S  time limit of each measured loop, seconds (default 60)
   --timeout S        time limit of the whole run, seconds (default 300)
@@ -64,6 +79,10 @@ interface Options {
   throughputTotal: number;
   throughputQueues: number[];
   msgBytes: number;
+  skipBaselines: boolean;
+  idleConns: number;
+  idleWaitMs: number;
+  chart: string;
   microMs: number;
   phaseTimeoutMs: number;
   timeoutMs: number;
@@ -85,6 +104,10 @@ function parseOptions(argv: string[]): Options | null {
       throughput: { type: "string" },
       queues: { type: "string" },
       "msg-bytes": { type: "string" },
+      "skip-baselines": { type: "boolean" },
+      "idle-conns": { type: "string" },
+      "idle-wait": { type: "string" },
+      chart: { type: "string" },
       "micro-ms": { type: "string" },
       "phase-timeout": { type: "string" },
       timeout: { type: "string" },
@@ -101,9 +124,8 @@ function parseOptions(argv: string[]): Options | null {
     return n;
   };
   const batchSize = int("batch-size", values["batch-size"], 100, 1, 200);
-  const queues = (values.queues ?? "1,10,100").split(",").map((v) => int("queues", v.trim(), 0, 1, 1000));
-  const throughputTotal = int("throughput", values.throughput, 1000, 0, 1_000_000);
-  if (throughputTotal > 0 && throughputTotal < Math.max(...queues)) throw new UsageError(`--throughput must be at least the largest queue count (${Math.max(...queues)})`);
+  const queues = (values.queues ?? "1,2,5,10,25,50,100").split(",").map((v) => int("queues", v.trim(), 0, 1, 1000));
+  const throughputTotal = int("throughput", values.throughput, 400, 0, 1_000_000);
   return {
     handshakes: int("handshakes", values.handshakes, 200, 1, 100_000),
     pings: int("pings", values.pings, 2000, 1, 10_000_000),
@@ -113,8 +135,12 @@ function parseOptions(argv: string[]): Options | null {
     // The relay's queue quota is 128 (wrangler.toml): one more SEND would be ERR QUOTA.
     backlog: int("backlog", values.backlog, 100, 0, 128),
     throughputTotal,
-    throughputQueues: [...new Set(queues)],
-    msgBytes: int("msg-bytes", values["msg-bytes"], 1000, MIN_BODY, 16048),
+    throughputQueues: [...new Set(queues)].sort((a, b) => a - b),
+    msgBytes: int("msg-bytes", values["msg-bytes"], 16048, MIN_BODY, 16048),
+    skipBaselines: values["skip-baselines"] ?? false,
+    idleConns: int("idle-conns", values["idle-conns"], 200, 0, 5000),
+    idleWaitMs: int("idle-wait", values["idle-wait"], 12, 0, 600) * 1000,
+    chart: values.chart ?? "bench-output/bench-latency.svg",
     microMs: int("micro-ms", values["micro-ms"], 1500, 0, 60_000),
     phaseTimeoutMs: int("phase-timeout", values["phase-timeout"], 60, 1, 3600) * 1000,
     timeoutMs: int("timeout", values.timeout, 300, 10, 24 * 3600) * 1000,
@@ -207,7 +233,6 @@ function countFiles(dir: string): number {
   }
 }
 
-const WS = WebSocket as unknown as WebSocketConstructor;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** CPU from /proc/PID/stat is counted in 10 ms ticks. */
 const TICK_MS = 10;
@@ -225,6 +250,8 @@ interface Phase {
   idle: Delta;
   /** Latency samples, ms. */
   samples: number[];
+  /** Messages: the same latency from socket to socket, the clients' own work left out (see messages.ts pushWire). */
+  wireSamples: number[];
   sampleLabel: string;
   /** Files the relay's storage directory gained during the phase. */
   storageFiles: number;
@@ -242,6 +269,8 @@ interface Ctx {
   /** GET /debug/metrics (the relay runs with RELAY_DEBUG_METRICS=true). */
   metricsUrl: string;
   open: () => Promise<SMPClient>;
+  /** The timed socket under each connection ctx.open() made (for wire-to-wire latency). */
+  socketOf: WeakMap<SMPClient, TimedWebSocket>;
   opts: Options;
 }
 
@@ -253,12 +282,13 @@ async function measurePhase<R extends LoopResult>(
   name: string,
   requested: number,
   sampleLabel: string,
-  loop: (deadline: number, samples: number[]) => Promise<R>,
+  loop: (deadline: number, samples: number[], wireSamples: number[]) => Promise<R>,
   /** counted: read the relay's counters around the loop; maxIdleMs: cap on the idle window. */
   { counted = false, maxIdleMs = 10_000 }: { counted?: boolean; maxIdleMs?: number } = {},
 ): Promise<Phase & { result: R }> {
   process.stderr.write(`  ${name}...`);
   const samples: number[] = [];
+  const wireSamples: number[] = [];
   const files0 = countFiles(ctx.persistTo);
   // Outside the CPU window: the request that reads the counters costs the relay CPU too.
   const countersBefore = counted ? await fetchCounters(ctx.metricsUrl) : null;
@@ -267,7 +297,7 @@ async function measurePhase<R extends LoopResult>(
   ctx.procs = findProcsOrVoid(ctx, name);
   const before = snapshot(ctx.procs);
   const t0 = performance.now();
-  const result = await loop(t0 + ctx.opts.phaseTimeoutMs, samples);
+  const result = await loop(t0 + ctx.opts.phaseTimeoutMs, samples, wireSamples);
   const { completed, note } = result;
   const loopMs = performance.now() - t0;
   await sleep(SETTLE_MS);
@@ -294,6 +324,7 @@ async function measurePhase<R extends LoopResult>(
     cpu,
     idle,
     samples,
+    wireSamples,
     sampleLabel,
     storageFiles,
     note: [truncated, note].filter(Boolean).join("; ") || null,
@@ -383,13 +414,21 @@ interface MsgPhase extends Phase {
   /** Backlog: the counters after the SENDs, before SUB, and how many SENDs that was. */
   afterSends: Counters | null;
   sent: number;
+  /** Backlog: the Queue objects' databases before the SENDs and right after them. */
+  stored: { before: StorageSize; afterSends: StorageSize } | null;
 }
+
+/** Queue objects' databases only (the backlog's queue is the one that grows). */
+const queueStorage = (ctx: Ctx): StorageSize => storageSize(ctx.persistTo, "QueueDO");
+
+/** Messages per throughput run: --throughput, and at least 10 per queue. */
+const levelTotal = (o: Options, queues: number): number => Math.max(o.throughputTotal, 10 * queues);
 
 /**
  * The relay's counters around the loop; a shorter idle window than the CPU phases (workerd is
  * idle at 0–5 ms/s, and six of these would add a minute).
  */
-const MESSAGE_PHASE = { counted: true, maxIdleMs: 3000 };
+const MESSAGE_PHASE = { counted: true, maxIdleMs: 2000 };
 
 /** Messages through each queue before the window: its object awake, its expiry alarm set. */
 const QUEUE_WARMUP = 3;
@@ -399,7 +438,9 @@ async function withPair<T>(ctx: Ctx, extra: number, f: (p: Pair, others: SMPClie
   try {
     for (let i = 0; i < 2 + extra; i++) conns.push(await ctx.open());
     const [sender, recipient, ...others] = conns as [SMPClient, SMPClient, ...SMPClient[]];
-    return await f(pairOf(sender, recipient), others);
+    const ss = ctx.socketOf.get(sender);
+    const rs = ctx.socketOf.get(recipient);
+    return await f(pairOf(sender, recipient, ss && rs ? { sender: ss, recipient: rs } : undefined), others);
   } finally {
     for (const c of conns) c.close();
   }
@@ -414,10 +455,10 @@ async function steadyPhase(ctx: Ctx, n: number): Promise<MsgPhase> {
       "messages: steady stream, 1 queue",
       n,
       "SEND → MSG",
-      (deadline, samples) => steadyStream(p, q!, n, ctx.opts.msgBytes, deadline, samples),
+      (deadline, samples, wire) => steadyStream(p, q!, n, ctx.opts.msgBytes, deadline, samples, wire),
       MESSAGE_PHASE,
     );
-    return { ...ph, scenario: "steady", queues: 1, afterSends: null, sent: ph.completed };
+    return { ...ph, scenario: "steady", queues: 1, afterSends: null, sent: ph.completed, stored: null };
   });
 }
 
@@ -425,15 +466,25 @@ async function backlogPhase(ctx: Ctx, k: number): Promise<MsgPhase> {
   return withPair(ctx, 1, async (p, [reader]) => {
     const [q] = await makeQueues(p, 1, false);
     await warmUnsubscribedQueue(p, reader!, q!, QUEUE_WARMUP, ctx.opts.msgBytes);
+    // The bytes the queue's database grows by while the SENDs wait: read from its files, the
+    // first reading before the window, the second in it, right after the counters (bench/storage.ts).
+    const before = queueStorage(ctx);
+    let afterSends: StorageSize | null = null;
     const ph = await measurePhase(
       ctx,
       `messages: backlog of ${k}, 1 queue`,
       k,
       "-",
-      (deadline) => backlog(p, q!, k, ctx.opts.msgBytes, deadline, () => fetchCounters(ctx.metricsUrl)),
+      (deadline) =>
+        backlog(p, q!, k, ctx.opts.msgBytes, deadline, async () => {
+          const c = await fetchCounters(ctx.metricsUrl);
+          afterSends = queueStorage(ctx);
+          return c;
+        }),
       MESSAGE_PHASE,
     );
-    return { ...ph, scenario: "backlog", queues: 1, afterSends: ph.result.afterSends, sent: ph.result.sent };
+    const stored = afterSends ? { before, afterSends } : null;
+    return { ...ph, scenario: "backlog", queues: 1, afterSends: ph.result.afterSends, sent: ph.result.sent, stored };
   });
 }
 
@@ -449,10 +500,10 @@ async function throughputPhase(ctx: Ctx, total: number, nq: number): Promise<Msg
       `messages: throughput, ${nq} queue${nq === 1 ? "" : "s"}`,
       total,
       "SEND → MSG",
-      (deadline, samples) => throughput(p, queues, total, ctx.opts.msgBytes, deadline, samples),
+      (deadline, samples, wire) => throughput(p, queues, total, ctx.opts.msgBytes, deadline, samples, wire),
       MESSAGE_PHASE,
     );
-    return { ...ph, scenario: "throughput", queues: nq, afterSends: null, sent: ph.completed };
+    return { ...ph, scenario: "throughput", queues: nq, afterSends: null, sent: ph.completed, stored: null };
   });
 }
 
@@ -558,7 +609,7 @@ function reportMessages(msgPhases: MsgPhase[]): Record<string, unknown> {
   console.log("\nMessages: cost per delivered message (the relay's counters, GET /debug/metrics) and SEND → MSG latency\n");
   console.log(
     table(
-      ["", "msgs", "wall s", "msgs/s", "DO requests", "rows read", "rows written", "SEND→MSG p50 ms", "p99 ms", "relay CPU ms", "client CPU ms"],
+      ["", "msgs", "wall s", "msgs/s", "DO requests", "rows read", "rows written", "SEND→MSG p50 ms", "p99 ms", "wire p50", "relay CPU ms", "client CPU ms"],
       msgPhases.map((p) => {
         const c = costs(p);
         const o = perOp(p);
@@ -572,6 +623,7 @@ function reportMessages(msgPhases: MsgPhase[]): Record<string, unknown> {
           fmt(c.rowsWritten, 3),
           fmt(p50(p), 2),
           fmt(p99(p), 2),
+          fmt(percentile(p.wireSamples, 50), 2),
           `${fmt(o.relayNet, 2)} ±${fmt(o.resolution, 2)}`,
           fmt(o.client, 2),
         ];
@@ -579,6 +631,7 @@ function reportMessages(msgPhases: MsgPhase[]): Record<string, unknown> {
     ),
   );
   console.log("(per delivered message; DO requests = RPC calls + alarms + WebSocket messages in / 20; rows written include setAlarm;");
+  console.log(" wire: SEND block out of the sender's socket → MSG frame into the recipient's, the clients' crypto left out;");
   console.log(" CPU: the relay's workerd net of idle, and this process, which is both the sender and the recipient)");
 
   console.log("\nWhere they go: counter deltas over each window (totals)\n");
@@ -636,6 +689,8 @@ function reportMessages(msgPhases: MsgPhase[]): Record<string, unknown> {
       rows_written_per_msg: r3(c.rowsWritten),
       send_to_msg_p50_ms: r3(p50(steady)),
       send_to_msg_p99_ms: r3(p99(steady)),
+      send_to_msg_wire_p50_ms: r3(percentile(steady.wireSamples, 50)),
+      send_to_msg_wire_p99_ms: r3(percentile(steady.wireSamples, 99)),
       message_cpu_ms: r3(perOp(steady).relayNet),
       message_client_cpu_ms: r3(perOp(steady).client),
     });
@@ -839,6 +894,9 @@ function report(
 
 // ---------------------------------------------------------------------------------------------
 
+/** The vars the bench runs the relay with (on top of wrangler.toml). */
+const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" };
+
 async function main(): Promise<number> {
   let opts: Options | null;
   try {
@@ -860,8 +918,12 @@ async function main(): Promise<number> {
   // to 127.0.0.1 only (startRelay passes our environment on).
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
   process.stderr.write("starting the relay (wrangler dev)...\n");
-  // The relay's counters (DO requests, SQLite rows) at GET /debug/metrics, for the messages phase.
-  const r = await start(() => startRelay({ vars: { RELAY_DEBUG_METRICS: "true" } }));
+  // The relay's counters (DO requests, SQLite rows) at GET /debug/metrics, for the messages phase;
+  // NEW's per-connection rate limit (60 a minute by default) raised: one recipient connection
+  // creates the 100 queues of the throughput phase, and more for the load sweep; and the bound on
+  // a connection's pending blocks (64) raised: with 100 queues in flight the sender has up to 100
+  // SEND blocks waiting in its Session object, which the relay would otherwise take for a flood.
+  const r = await start(() => startRelay({ vars: BENCH_RELAY_VARS }));
   const health = (await (await fetch(`${r.httpUrl}/health`)).json()) as { address: string };
   const keyHash = parseAddress(health.address).keyHash;
   const ctx: Ctx = {
@@ -871,7 +933,12 @@ async function main(): Promise<number> {
     healthUrl: `${r.httpUrl}/health`,
     metricsUrl: `${r.httpUrl}/debug/metrics`,
     opts: o,
-    open: () => connect(r.wsUrl, keyHash, { WebSocket: WS, pingInterval: 0 }),
+    socketOf: new WeakMap(),
+    open: async () => {
+      const c = await connect(r.wsUrl, keyHash, { WebSocket: TimedWebSocket as unknown as WebSocketConstructor, pingInterval: 0 });
+      if (TimedWebSocket.last) ctx.socketOf.set(c, TimedWebSocket.last);
+      return c;
+    },
   };
 
   /** A connection on a warm relay: 20 handshakes, 200 PINGs, 5 batches and 50 requests first. */
@@ -913,7 +980,7 @@ async function main(): Promise<number> {
   ];
   if (o.messages > 0) plan.push((c) => steadyPhase(c, o.messages));
   if (o.backlog > 0) plan.push((c) => backlogPhase(c, o.backlog));
-  if (o.throughputTotal > 0) for (const nq of o.throughputQueues) plan.push((c) => throughputPhase(c, o.throughputTotal, nq));
+  if (o.throughputTotal > 0) for (const nq of o.throughputQueues) plan.push((c) => throughputPhase(c, levelTotal(o, nq), nq));
   const phases: Phase[] = [];
   let conn = await warmUp();
   try {
@@ -947,6 +1014,52 @@ async function main(): Promise<number> {
   const procs = ctx.procs;
   await stop(r);
 
+  // Memory of idle connections, on a relay of its own: a fresh workerd, as baseline A's is when it
+  // is measured the same way (opening hundreds of connections leaves workerd bigger and slower
+  // for what follows, so not on the relay measured above). N handshaken connections, left alone
+  // long enough for their Session objects to be evicted, then closed.
+  let relayMemory: IdleMemory | null = null;
+  if (o.idleConns > 0) {
+    process.stderr.write("a second relay for the memory of idle connections (wrangler dev)...\n");
+    const m = await start(() => startRelay({ vars: BENCH_RELAY_VARS }));
+    try {
+      // Its own storage, so its own identity.
+      const mHealth = (await (await fetch(`${m.httpUrl}/health`)).json()) as { address: string };
+      const mKeyHash = parseAddress(mHealth.address).keyHash;
+      const open = (): Promise<SMPClient> => connect(m.wsUrl, mKeyHash, { WebSocket: TimedWebSocket as unknown as WebSocketConstructor, pingInterval: 0 });
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS && relayMemory === null; attempt++) {
+        await waitSettled(m, "/health");
+        for (let i = 0; i < 20; i++) (await open()).close();
+        await waitIdle(findRelayProcesses(m).relay, 5000);
+        const reloads = reloadCount(m);
+        process.stderr.write(`  ${o.idleConns} idle connections, ${o.idleWaitMs / 1000} s...`);
+        relayMemory = await idleMemory(findRelayProcesses(m), o.idleConns, o.idleWaitMs, () => open());
+        process.stderr.write(" done\n");
+        if (reloadCount(m) !== reloads) relayMemory = null;
+      }
+    } finally {
+      await stop(m);
+    }
+  }
+
+  // The baselines, one after the other, each under its own wrangler dev, at the same loads.
+  const baselines: BaselineResult[] = [];
+  if (!o.skipBaselines && o.throughputTotal > 0) {
+    for (const kind of ["forward", "topology"] as BaselineKind[]) {
+      baselines.push(
+        await runBaseline(kind, {
+          levels: o.throughputQueues.map((q) => ({ queues: q, total: levelTotal(o, q) })),
+          phaseTimeoutMs: o.phaseTimeoutMs,
+          idleConns: o.idleConns,
+          idleWaitMs: o.idleWaitMs,
+          start,
+          stop,
+          progress: (line) => process.stderr.write(line),
+        }),
+      );
+    }
+  }
+
   let micro: MicroResult[] = [];
   let inWorkerd = new Map<string, number | null>();
   if (o.microMs > 0) {
@@ -962,18 +1075,71 @@ async function main(): Promise<number> {
     }
   }
 
+  const msgPhases = phases.filter(isMsgPhase);
   const json = report(
     o,
     procs,
     phases.filter((p) => !isMsgPhase(p)),
-    phases.filter(isMsgPhase),
+    msgPhases,
     micro,
     inWorkerd,
     date,
   );
+  const relayPoints: LoadPoint[] = msgPhases
+    .filter((p) => p.scenario === "throughput")
+    .map((p) => {
+      const c = perOp(p);
+      return {
+        queues: p.queues,
+        completed: p.completed,
+        loopMs: p.loopMs,
+        samples: p.samples,
+        wireSamples: p.wireSamples,
+        workerdCpuMs: c.relayNet,
+        proxyCpuMs: c.proxyNet,
+        clientCpuMs: c.client,
+        note: p.note,
+      };
+    });
+  const back = msgPhases.find((p) => p.scenario === "backlog");
+  const num = (k: string): number | null => (typeof json[k] === "number" ? (json[k] as number) : null);
+  Object.assign(
+    json,
+    reportComparison({
+      relay: relayPoints,
+      baselines,
+      relayMemory,
+      figures: { do_requests_per_msg: num("do_requests_per_msg"), rows_written_per_msg: num("rows_written_per_msg"), handshake_cpu_ms: num("handshake_cpu_ms") },
+      stored: back?.stored
+        ? {
+            inUse: back.stored.afterSends.inUseBytes - back.stored.before.inUseBytes,
+            allocated: back.stored.afterSends.allocatedBytes - back.stored.before.allocatedBytes,
+            messages: back.sent,
+          }
+        : null,
+    }),
+  );
+
+  // The chart: bench-output/ (or --chart), and next to the JSON.
+  const series = chartSeries(relayPoints, baselines);
+  if (series.length > 0) {
+    const svg = renderChart(series, {
+      title: "SMP relay against its baselines: SEND → MSG latency and throughput under load",
+      subtitle: `${date.toISOString().slice(0, 16).replace("T", " ")} UTC · wrangler dev (local workerd) · ${cpus().length} vCPUs, ${cpuModel()} · ${o.msgBytes}-byte bodies in 16 KB frames`,
+    });
+    const charts = [o.chart];
+    if (o.json !== null) charts.push(o.json.replace(/\.json$/i, "") + ".svg");
+    for (const file of [...new Set(charts.map((f) => resolve(f)))]) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, svg);
+      console.log(`wrote ${file}`);
+    }
+    json.chart = resolve(o.json !== null ? o.json.replace(/\.json$/i, "") + ".svg" : o.chart);
+  }
   if (o.json !== null) {
+    mkdirSync(dirname(resolve(o.json)), { recursive: true });
     writeFileSync(o.json, JSON.stringify(json, null, 2) + "\n");
-    console.log(`\nwrote ${o.json}`);
+    console.log(`wrote ${o.json}`);
   }
   return 0;
 }

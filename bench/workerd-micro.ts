@@ -2,65 +2,18 @@
 // times per request, and the cost is the workerd process CPU delta (from /proc) of that request,
 // less that of an empty request, over N. Counts are sized from the Node figures so that each
 // run takes about the time budget; CPU ticks are 10 ms.
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { freePort, type RunningRelay } from "../test/helpers/relay.js";
+import type { RunningRelay } from "../test/helpers/relay.js";
 import type { MicroResult } from "./micro.js";
 import { cpuOf, findRelayProcesses } from "./proc.js";
 import { reloadCount, waitSettled } from "./reload.js";
+import { startBenchWorker } from "./wrangler.js";
 
 const MAX_N = 1_000_000;
 const TICK_MS = 10;
-const ROOT = resolve(import.meta.dirname, "..");
-const CONFIG = join(ROOT, "bench/workerd/wrangler.toml");
 
-/** Like startRelay (test/helpers/relay.ts), for the bench Worker's config. */
-export async function startOpsWorker(): Promise<RunningRelay> {
-  const port = await freePort();
-  const persistTo = mkdtempSync(join(tmpdir(), "smp-bench-ops-"));
-  const args = ["dev", "-c", CONFIG, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", "0", "--show-interactive-dev-session=false"];
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  const kill = (signal: NodeJS.Signals): void => {
-    try {
-      if (child.pid) process.kill(-child.pid, signal);
-    } catch {
-      // gone
-    }
-  };
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (child.exitCode === null && child.signalCode === null) kill("SIGKILL");
-  };
-  const httpUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev (bench worker) exited (${child.exitCode}):\n${out}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev (bench worker) did not become ready:\n${out}`);
-    }
-    try {
-      const r = await fetch(`${httpUrl}/ops`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { httpUrl, wsUrl: `ws://127.0.0.1:${port}/`, persistTo, process: child, log: () => out, stop };
+/** The bench Worker (bench/workerd/wrangler.toml) under its own wrangler dev. */
+export function startOpsWorker(): Promise<RunningRelay> {
+  return startBenchWorker({ config: "bench/workerd/wrangler.toml", readyPath: "/ops", label: "bench worker" });
 }
 
 async function get(url: string, timeoutMs: number): Promise<unknown> {
