@@ -9,7 +9,7 @@ import { verifyAuthorization } from "../crypto/authenticator.js";
 import { decodePublicKey } from "../crypto/keys.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import type { RelayConfig } from "./config.js";
-import type { ConnMode, QueueCommand } from "./queue.js";
+import { QUEUE_TAGS, type ConnMode, type QueueCommand } from "./queue.js";
 import type { IdKind, QueueIdCodec, RoutedId } from "./queueIds.js";
 
 /** Authorization lengths the protocol knows: none, Ed25519, X25519 authenticator, Ed448. */
@@ -163,24 +163,10 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
   }
 }
 
+const QUEUE_TAG_SET = new Set<string>(QUEUE_TAGS);
+
 function queueCommand(c: ClientCommand): QueueCommand | null {
-  switch (c.tag) {
-    case "SUB":
-    case "GET":
-    case "OFF":
-    case "DEL":
-    case "QUE":
-      return { tag: c.tag };
-    case "KEY":
-    case "SKEY":
-      return { tag: c.tag, senderKey: c.senderKey };
-    case "SEND":
-      return { tag: "SEND", notify: c.notify, body: c.body };
-    case "ACK":
-      return { tag: "ACK", msgId: c.msgId };
-    default:
-      return null;
-  }
+  return QUEUE_TAG_SET.has(c.tag) ? (c as QueueCommand) : null;
 }
 
 /** NEW: checks the creation policy and the request, then sets up a fresh Queue object. */

@@ -7,7 +7,7 @@
 // is "delivered" is not stored, it is always the head of the queue (one outstanding message per
 // queue, delivered in order).
 import { DurableObject } from "cloudflare:workers";
-import type { ServerResponse } from "../protocol/commands.js";
+import type { ClientCommand, ServerResponse } from "../protocol/commands.js";
 import { base64 } from "../protocol/base64.js";
 import { asciiBytes, concatBytes, equalBytes, Encoder } from "../protocol/encoding.js";
 import { pad } from "../protocol/padding.js";
@@ -26,16 +26,9 @@ const MSG_PADDED = 16106;
 
 export type ConnMode = "sub" | "get";
 
-export type QueueCommand =
-  | { tag: "SUB" }
-  | { tag: "KEY"; senderKey: Uint8Array }
-  | { tag: "SKEY"; senderKey: Uint8Array }
-  | { tag: "SEND"; notify: boolean; body: Uint8Array }
-  | { tag: "ACK"; msgId: Uint8Array }
-  | { tag: "GET" }
-  | { tag: "OFF" }
-  | { tag: "DEL" }
-  | { tag: "QUE" };
+/** The commands a Queue object serves: the protocol's own command types, not copies of them. */
+export const QUEUE_TAGS = ["SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE"] as const;
+export type QueueCommand = Extract<ClientCommand, { tag: (typeof QUEUE_TAGS)[number] }>;
 
 export interface QueueCall {
   command: QueueCommand;
