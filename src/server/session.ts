@@ -5,6 +5,7 @@
 // block of commands, answered in order. Between frames the object may hibernate or be evicted:
 // all it needs is in the socket attachment (see sessionState.ts).
 import { DurableObject } from "cloudflare:workers";
+import "./nativeCrypto.js";
 import { parseChallenge } from "../protocol/address.js";
 import { decodeBatch, encodeBatch, packBatches } from "../protocol/batch.js";
 import { constantTimeEqual, ParseError } from "../protocol/encoding.js";
