@@ -4,7 +4,8 @@
 import { verifyAuthorization } from "../crypto/authenticator.js";
 import type { PublicKey } from "../crypto/keys.js";
 import { generateSigningKey, publicKeyOf } from "../crypto/signing.js";
-import { generateX25519 } from "../crypto/x25519.js";
+import { generateX25519, importX25519Private } from "../crypto/x25519.js";
+import { hex } from "../protocol/encoding.js";
 
 /** What the Session passes along so that a Queue can check a command's authorization. */
 export interface AuthInput {
@@ -27,6 +28,28 @@ function dummyKeys(): Promise<Record<"x25519" | "ed25519" | "ed448", PublicKey>>
   return dummies;
 }
 
+/**
+ * Imported session keys, by their raw bytes: every X25519 authenticator of a connection is
+ * checked with its session key, and importing it (PKCS#8) cost more than the X25519 itself.
+ * Both the real and the throwaway verification use the session key, so this keeps their work
+ * equal. Bounded; the oldest entry goes first.
+ */
+const sessionKeys = new Map<string, Promise<CryptoKey>>();
+const SESSION_KEYS_MAX = 512;
+
+function sessionKey(raw: Uint8Array): Promise<CryptoKey> {
+  const id = hex(raw);
+  let k = sessionKeys.get(id);
+  if (k === undefined) {
+    k = importX25519Private(raw);
+    // A key that fails to import is not kept: the next call fails the same way.
+    k.catch(() => sessionKeys.delete(id));
+    if (sessionKeys.size >= SESSION_KEYS_MAX) sessionKeys.delete(sessionKeys.keys().next().value as string);
+    sessionKeys.set(id, k);
+  }
+  return k;
+}
+
 /** The key kind an authorization of this length belongs to; null for none (length 0). */
 function authKind(length: number): "x25519" | "ed25519" | "ed448" | null {
   if (length === 80) return "x25519";
@@ -42,11 +65,13 @@ function authKind(length: number): "x25519" | "ed25519" | "ed448" | null {
  */
 export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promise<boolean> {
   const kind = authKind(a.authorization.length);
+  // (A session key that does not import fails inside verifyAuthorization instead: false.)
+  const priv = kind === null || kind === "x25519" ? await sessionKey(a.sessionPriv).catch(() => a.sessionPriv) : a.sessionPriv;
   if (key !== null && kind === key.alg) {
-    return verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, a.sessionPriv);
+    return verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, priv);
   }
   const d = await dummyKeys();
   const authorization = kind === null ? new Uint8Array(80) : a.authorization;
-  await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, a.sessionPriv);
+  await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, priv);
   return false;
 }

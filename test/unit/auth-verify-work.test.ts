@@ -109,3 +109,21 @@ describe("verifyCommand does the work of a verification whenever it refuses", ()
     expect(done[work]).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe("the connection's session key is imported once, for real and throwaway verifications alike", () => {
+  it("a fresh session key: one PKCS#8 import over several X25519 verifications, with and without a key", async () => {
+    const fresh = await generateX25519();
+    const owner = await generateX25519();
+    const key: PublicKey = { alg: "x25519", raw: owner.publicKey };
+    const good = await makeAuthenticator(fresh.publicKey, owner.privateKey, corrId, tForAuth);
+    const importKey = vi.spyOn(crypto.subtle, "importKey");
+    for (let i = 0; i < 3; i++) {
+      const a = (authorization: Uint8Array): AuthInput => ({ authorization, tForAuth, corrId, sessionPriv: fresh.privateKey });
+      expect(await verifyCommand(key, a(good))).toBe(true);
+      expect(await verifyCommand(null, a(good))).toBe(false);
+      expect(await verifyCommand(key, a(auths["an X25519 authenticator"]))).toBe(false);
+    }
+    const pkcs8 = importKey.mock.calls.filter((c) => c[0] === "pkcs8");
+    expect(pkcs8).toHaveLength(1);
+  });
+});
