@@ -15,15 +15,29 @@ import type { RunningRelay } from "../test/helpers/relay.js";
 import { frame, FRAME_BYTES, OP_ACK, OP_ACKNOWLEDGE, OP_DATA, OP_MSG, OP_OK, OP_SEND, OP_SUB, opOf, queueOf } from "./baselines/frames.js";
 import { startBenchWorker } from "./wrangler.js";
 
-export type BaselineKind = "forward" | "topology";
+export type BaselineKind = "forward" | "topology" | "storage" | "floor";
 
-export const BASELINES: Record<BaselineKind, { label: string; config: string }> = {
-  forward: { label: "baseline A (forward)", config: "bench/baselines/forward/wrangler.toml" },
-  topology: { label: "baseline B (topology)", config: "bench/baselines/topology/wrangler.toml" },
+const TOPOLOGY = "bench/baselines/topology/wrangler.toml";
+
+/**
+ * A and B are the issue's baselines. The two floors are B with the work every SMP relay must do
+ * (bench/baselines/topology/worker.ts, var WORK): durable storage of each message, and that
+ * plus the XSalsa20-Poly1305 of every block and message. They bound what any relay with this
+ * topology, durable messages and this crypto library can reach on this machine.
+ */
+export const BASELINES: Record<BaselineKind, { label: string; short: string; config: string; vars?: Record<string, string> }> = {
+  forward: { label: "baseline A (forward)", short: "A", config: "bench/baselines/forward/wrangler.toml" },
+  topology: { label: "baseline B (topology)", short: "B", config: TOPOLOGY },
+  storage: { label: "floor S (B + durable messages)", short: "S", config: TOPOLOGY, vars: { WORK: "storage" } },
+  floor: { label: "floor F (B + durable messages + block and message crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto" } },
 };
 
+/** B and the floors speak B's frames; A forwards between the two sockets of a room. */
+export const isTopology = (kind: BaselineKind): boolean => kind !== "forward";
+
 export function startBaseline(kind: BaselineKind): Promise<RunningRelay> {
-  return startBenchWorker({ config: BASELINES[kind].config, readyPath: "/health", label: BASELINES[kind].label });
+  const b = BASELINES[kind];
+  return startBenchWorker({ config: b.config, readyPath: "/health", label: b.label, vars: b.vars });
 }
 
 /** A socket with one replaceable frame handler (each loop installs its own). */
@@ -100,7 +114,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Topology: SUB to queues [from, to) on the recipient's Session; resolves when every SUB is answered. */
 export async function subscribeQueues(p: BaselinePair, from: number, to: number, timeoutMs = 20_000): Promise<void> {
-  if (p.kind !== "topology") return;
+  if (!isTopology(p.kind)) return;
   let oks = 0;
   const want = to - from;
   const done = new Promise<void>((resolve, reject) => {
@@ -166,7 +180,7 @@ export function closedLoop(p: BaselinePair, first: number, queues: number, total
     p.sender.onFrame = (f) => {
       const op = opOf(f);
       if (p.kind === "forward" ? op !== OP_ACKNOWLEDGE : op !== OP_OK) return finish(new Error(`${p.kind}: sender got op ${op}`));
-      if (p.kind === "topology") {
+      if (isTopology(p.kind)) {
         sendReplies++;
         maybeDone();
       }
@@ -174,7 +188,7 @@ export function closedLoop(p: BaselinePair, first: number, queues: number, total
     p.recipient.onFrame = (f) => {
       const at = performance.now();
       const op = opOf(f);
-      if (op === OP_OK && p.kind === "topology") return; // an ACK's reply with no message in it
+      if (op === OP_OK && isTopology(p.kind)) return; // an ACK's reply with no message in it
       if (op !== dataOp) return finish(new Error(`${p.kind}: recipient got op ${op}`));
       const s = byQueue.get(queueOf(f));
       if (!s) return finish(new Error(`${p.kind}: a message for queue ${queueOf(f)}, not in this loop`));

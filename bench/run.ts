@@ -59,13 +59,14 @@ const HELP = `usage: npm run bench -- [options]
   --msg-bytes S      SEND body size, 16..16048 (default 16048: one message per 16 KB block; the relay pads every
                      stored message to 16106 bytes anyway)
   --skip-baselines   do not run the baselines (bench/baselines/): no ratios, no chart
+  --skip-floors      run baselines A and B only, not the floors S and F (B plus durable messages, plus crypto)
   --idle-conns N     idle connections for the memory figure, relay and baseline A (default 200; 0 skips)
   --idle-wait S      how long they stay idle before the second reading, seconds (default 12: workerd evicts
                      an object about 10 s after its last event)
   --chart FILE       the SVG chart (default bench-output/bench-latency.svg; with --json, one more next to it)
   --micro-ms MS      time budget per microbenchmark figure (default 1500; 0 skips them)
   --phase-timeout S  time limit of each measured loop, seconds (default 60)
-  --timeout S        time limit of the whole run, seconds (default 300)
+  --timeout S        time limit of the whole run, seconds (default 480)
   --json FILE        also write the figures as JSON
   --help`;
 
@@ -80,6 +81,7 @@ interface Options {
   throughputQueues: number[];
   msgBytes: number;
   skipBaselines: boolean;
+  skipFloors: boolean;
   idleConns: number;
   idleWaitMs: number;
   chart: string;
@@ -105,6 +107,7 @@ function parseOptions(argv: string[]): Options | null {
       queues: { type: "string" },
       "msg-bytes": { type: "string" },
       "skip-baselines": { type: "boolean" },
+      "skip-floors": { type: "boolean" },
       "idle-conns": { type: "string" },
       "idle-wait": { type: "string" },
       chart: { type: "string" },
@@ -138,12 +141,13 @@ function parseOptions(argv: string[]): Options | null {
     throughputQueues: [...new Set(queues)].sort((a, b) => a - b),
     msgBytes: int("msg-bytes", values["msg-bytes"], 16048, MIN_BODY, 16048),
     skipBaselines: values["skip-baselines"] ?? false,
+    skipFloors: values["skip-floors"] ?? false,
     idleConns: int("idle-conns", values["idle-conns"], 200, 0, 5000),
     idleWaitMs: int("idle-wait", values["idle-wait"], 12, 0, 600) * 1000,
     chart: values.chart ?? "bench-output/bench-latency.svg",
     microMs: int("micro-ms", values["micro-ms"], 1500, 0, 60_000),
     phaseTimeoutMs: int("phase-timeout", values["phase-timeout"], 60, 1, 3600) * 1000,
-    timeoutMs: int("timeout", values.timeout, 300, 10, 24 * 3600) * 1000,
+    timeoutMs: int("timeout", values.timeout, 480, 10, 24 * 3600) * 1000,
     json: values.json ?? null,
   };
 }
@@ -1045,7 +1049,8 @@ async function main(): Promise<number> {
   // The baselines, one after the other, each under its own wrangler dev, at the same loads.
   const baselines: BaselineResult[] = [];
   if (!o.skipBaselines && o.throughputTotal > 0) {
-    for (const kind of ["forward", "topology"] as BaselineKind[]) {
+    const kinds: BaselineKind[] = o.skipFloors ? ["forward", "topology"] : ["forward", "topology", "storage", "floor"];
+    for (const kind of kinds) {
       baselines.push(
         await runBaseline(kind, {
           levels: o.throughputQueues.map((q) => ({ queues: q, total: levelTotal(o, q) })),

@@ -16,13 +16,16 @@ export interface BenchWorkerOptions {
   readyPath: string;
   /** For error messages: "bench worker", "baseline A", … */
   label: string;
+  /** `--var NAME:VALUE` for each. */
+  vars?: Record<string, string>;
 }
 
 /** The storage directory is a fresh temporary one: the caller removes it after stop(). */
-export async function startBenchWorker({ config, readyPath, label }: BenchWorkerOptions): Promise<RunningRelay> {
+export async function startBenchWorker({ config, readyPath, label, vars = {} }: BenchWorkerOptions): Promise<RunningRelay> {
   const port = await freePort();
   const persistTo = mkdtempSync(join(tmpdir(), "smp-bench-worker-"));
   const args = ["dev", "-c", join(ROOT, config), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", "0", "--show-interactive-dev-session=false"];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: ROOT,
     // No telemetry and no Request.cf download: the bench talks to 127.0.0.1 only.

@@ -6,16 +6,35 @@
 // and its reply carries the next message if one is waiting. Every command gets a 16384-byte
 // reply, like the relay's blocks. State is in memory only. Never deployed: it exists only under
 // `wrangler dev -c bench/baselines/topology/wrangler.toml`.
+//
+// The var WORK adds, for the bench's "floor" baselines, the work no SMP relay can skip:
+// - "storage": the Queue stores each message durably (SQLite INSERT of its 16 KB on SEND,
+//   DELETE on ACK), so a message survives a restart before it is delivered;
+// - "storage+crypto": that, plus one XSalsa20-Poly1305 over 16 KB (@noble, as the relay) for every
+//   frame a Session receives and sends (the protocol's block encryption) and one in the Queue
+//   for each message (its encryption for the recipient). No parsing, no authorization checks,
+//   no key schedule: a lower bound, not a relay.
 import { DurableObject } from "cloudflare:workers";
+import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
 import { FRAME_BYTES, OP_ACK, OP_MSG, OP_OK, OP_SEND, OP_SUB, opOf, queueOf } from "../frames.js";
 
 interface TopologyEnv {
   SESSION: DurableObjectNamespace<Session>;
   QUEUE: DurableObjectNamespace<Queue>;
+  WORK?: string;
 }
 
 const OK = new Uint8Array(FRAME_BYTES);
 OK[0] = OP_OK;
+
+const KEY = new Uint8Array(32).fill(1);
+const NONCE = new Uint8Array(24).fill(2);
+/** A 16 KB block's worth of XSalsa20-Poly1305 (the size the relay's blocks and messages seal). */
+function seal16k(frame: ArrayBuffer | Uint8Array): void {
+  xsalsa20poly1305(KEY, NONCE).encrypt(new Uint8Array(frame).subarray(0, FRAME_BYTES - 16));
+}
+const sealsFrames = (env: TopologyEnv): boolean => env.WORK === "storage+crypto";
+const storage = (env: TopologyEnv): boolean => env.WORK === "storage" || env.WORK === "storage+crypto";
 
 export class Session extends DurableObject<TopologyEnv> {
   private tail: Promise<void> = Promise.resolve();
@@ -32,6 +51,7 @@ export class Session extends DurableObject<TopologyEnv> {
   push(message: ArrayBuffer): boolean {
     const ws = this.ctx.getWebSockets()[0];
     if (!ws) return false;
+    if (sealsFrames(this.env)) seal16k(message);
     ws.send(message);
     return true;
   }
@@ -45,22 +65,32 @@ export class Session extends DurableObject<TopologyEnv> {
   private async onFrame(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message === "string" || message.byteLength !== FRAME_BYTES) return ws.close(1003, "frame");
     const f = new Uint8Array(message);
+    const sealing = sealsFrames(this.env);
+    if (sealing) seal16k(f);
     const { run } = ws.deserializeAttachment() as { run: string };
     const queue = this.env.QUEUE.getByName(`${run}:${queueOf(f)}`);
     switch (opOf(f)) {
       case OP_SUB: {
         const head = await queue.sub(this.ctx.id.toString());
+        if (sealing) seal16k(OK);
         ws.send(OK);
-        if (head) ws.send(head);
+        if (head) {
+          if (sealing) seal16k(head);
+          ws.send(head);
+        }
         return;
       }
       case OP_SEND:
         await queue.send(message);
+        if (sealing) seal16k(OK);
         ws.send(OK);
         return;
-      case OP_ACK:
-        ws.send((await queue.ack()) ?? OK);
+      case OP_ACK: {
+        const reply = (await queue.ack()) ?? OK;
+        if (sealing) seal16k(reply);
+        ws.send(reply);
         return;
+      }
       default:
         ws.close(1003, "op");
     }
@@ -70,6 +100,15 @@ export class Session extends DurableObject<TopologyEnv> {
 export class Queue extends DurableObject<TopologyEnv> {
   private subscriber: string | null = null;
   private readonly messages: ArrayBuffer[] = [];
+  private tableMade = false;
+
+  /** The messages' table, made on first use ("storage" and "storage+crypto" only). */
+  private get sql(): SqlStorage {
+    const sql = this.ctx.storage.sql;
+    if (!this.tableMade) sql.exec("CREATE TABLE IF NOT EXISTS msg (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+    this.tableMade = true;
+    return sql;
+  }
 
   sub(session: string): ArrayBuffer | null {
     this.subscriber = session;
@@ -78,6 +117,9 @@ export class Queue extends DurableObject<TopologyEnv> {
 
   send(message: ArrayBuffer): void {
     new Uint8Array(message)[0] = OP_MSG;
+    if (sealsFrames(this.env)) seal16k(message);
+    // Committed before anything the object sends next leaves it (the output gate), as the relay's.
+    if (storage(this.env)) this.sql.exec("INSERT INTO msg (body) VALUES (?)", message);
     this.messages.push(message);
     // One message outstanding per queue: push only into an empty queue; the rest go out as ACK replies.
     if (this.messages.length === 1 && this.subscriber !== null) {
@@ -89,6 +131,7 @@ export class Queue extends DurableObject<TopologyEnv> {
 
   ack(): ArrayBuffer | null {
     this.messages.shift();
+    if (storage(this.env)) this.sql.exec("DELETE FROM msg WHERE seq = (SELECT MIN(seq) FROM msg)");
     return this.messages[0] ?? null;
   }
 }
