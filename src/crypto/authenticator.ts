@@ -37,6 +37,7 @@ export async function authenticatorWithSecret(dh: Uint8Array, corrId: Uint8Array
  * Checks an authorization against the stored key. The key type and the authorization length must
  * match (80 bytes for X25519, a signature for Ed25519/Ed448). `serverSessionPriv` is this
  * connection's session key, so an authenticator from another connection never verifies.
+ * An X25519 authenticator covers only SHA-512(tForAuth): given `tForAuthHash`, tForAuth is not read.
  */
 export async function verifyAuthorization(
   key: PublicKey,
@@ -44,6 +45,7 @@ export async function verifyAuthorization(
   tForAuth: Uint8Array,
   corrId: Uint8Array,
   serverSessionPriv: Uint8Array | CryptoKey,
+  tForAuthHash?: Uint8Array,
 ): Promise<boolean> {
   if (key.alg === "x25519") {
     if (authorization.length !== AUTHENTICATOR_LENGTH) return false;
@@ -53,7 +55,7 @@ export async function verifyAuthorization(
     } catch {
       return false;
     }
-    const [hash, opened] = await Promise.all([sha512(tForAuth), Promise.resolve(cryptoBoxOpen(dh, authNonce(corrId), authorization))]);
+    const [hash, opened] = await Promise.all([tForAuthHash ?? sha512(tForAuth), Promise.resolve(cryptoBoxOpen(dh, authNonce(corrId), authorization))]);
     return opened !== null && constantTimeEqual(opened, hash);
   }
   return verify(key, tForAuth, authorization);

@@ -10,8 +10,13 @@ import { hex } from "../protocol/encoding.js";
 /** What the Session passes along so that a Queue can check a command's authorization. */
 export interface AuthInput {
   authorization: Uint8Array;
-  /** ByteString(sessionId) ‖ tToSend. */
+  /** ByteString(sessionId) ‖ tToSend; empty when tForAuthHash is given. */
   tForAuth: Uint8Array;
+  /**
+   * SHA-512 of tForAuth, in its place when the authorization is an X25519 authenticator or none
+   * (both verify only the hash): a Queue call then carries 64 bytes instead of a 16 KB block.
+   */
+  tForAuthHash?: Uint8Array;
   corrId: Uint8Array;
   /** The connection's X25519 session key: X25519 authenticators are bound to it. */
   sessionPriv: Uint8Array;
@@ -68,10 +73,10 @@ export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promis
   // (A session key that does not import fails inside verifyAuthorization instead: false.)
   const priv = kind === null || kind === "x25519" ? await sessionKey(a.sessionPriv).catch(() => a.sessionPriv) : a.sessionPriv;
   if (key !== null && kind === key.alg) {
-    return verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, priv);
+    return verifyAuthorization(key, a.authorization, a.tForAuth, a.corrId, priv, a.tForAuthHash);
   }
   const d = await dummyKeys();
   const authorization = kind === null ? new Uint8Array(80) : a.authorization;
-  await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, priv);
+  await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, priv, a.tForAuthHash);
   return false;
 }

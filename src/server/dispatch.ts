@@ -5,7 +5,8 @@ import { decodeCommand, type ClientCommand, type NewCommand, type ServerResponse
 import { asciiBytes, constantTimeEqual, hex, ParseError } from "../protocol/encoding.js";
 import { CommandError, type ErrorCode } from "../protocol/errors.js";
 import { decodeClientTransmission, transmissionForAuth, type ClientTransmission } from "../protocol/transmission.js";
-import { verifyAuthorization } from "../crypto/authenticator.js";
+import { AUTHENTICATOR_LENGTH, verifyAuthorization } from "../crypto/authenticator.js";
+import { sha512 } from "../crypto/hash.js";
 import { decodePublicKey } from "../crypto/keys.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import type { RelayConfig } from "./config.js";
@@ -136,12 +137,7 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
   if (p.done) return { reply: p.done };
   const { t, c } = p;
   try {
-    const auth: AuthInput = {
-      authorization: t.authorization,
-      tForAuth: transmissionForAuth(ctx.sessionId, t.signed),
-      corrId: t.corrId,
-      sessionPriv: ctx.sessionPriv,
-    };
+    const auth = await authInput(t, ctx);
     if (c.tag === "NEW") return { reply: await createQueue(t, c, auth, ctx) };
     const command = queueCommand(c);
     const need: IdKind = c.tag === "SEND" || c.tag === "SKEY" ? "snd" : "rcv";
@@ -154,13 +150,34 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
     const queue = p.routed.queue;
     // Per-connection limit: answered before the queue is woken, like the other connection limits.
     if (command.tag === "SUB" && !ctx.canSubscribe(queue)) return { reply: err(t, "QUOTA") };
-    const r = await ctx.env.QUEUE.getByName(queue).call({ command, auth, session: ctx.session, mode: ctx.modeOf(queue) });
+    const r = await ctx.env.QUEUE.getByName(queue).call({ command: compact(command), auth, session: ctx.session, mode: ctx.modeOf(queue) });
     if (r.mode !== undefined) ctx.setMode(queue, r.mode);
     return { reply: reply(t, r.reply), ...(r.push ? { push: { corrId: EMPTY, entityId: t.entityId, response: r.push } } : {}) };
   } catch (e) {
     console.error("command failed", c.tag, e instanceof Error ? e.message : String(e));
     return { reply: err(t, "INTERNAL") };
   }
+}
+
+/**
+ * What a Queue needs to check the authorization. Copies, not views: the fields of a parsed
+ * transmission are views into the whole 16 KB block, and an RPC argument that is a view carries
+ * its entire buffer. An X25519 authenticator (or none) needs only SHA-512(tForAuth).
+ */
+async function authInput(t: ClientTransmission, ctx: SessionContext): Promise<AuthInput> {
+  const tForAuth = transmissionForAuth(ctx.sessionId, t.signed);
+  const common = { authorization: t.authorization.slice(), corrId: t.corrId.slice(), sessionPriv: ctx.sessionPriv };
+  if (t.authorization.length === 0 || t.authorization.length === AUTHENTICATOR_LENGTH) {
+    return { ...common, tForAuth: EMPTY, tForAuthHash: await sha512(tForAuth) };
+  }
+  return { ...common, tForAuth };
+}
+
+/** The command with each byte field copied to its own buffer (see authInput). */
+function compact<C extends QueueCommand>(c: C): C {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) out[k] = v instanceof Uint8Array ? v.slice() : v;
+  return out as C;
 }
 
 const QUEUE_TAG_SET = new Set<string>(QUEUE_TAGS);
@@ -176,7 +193,7 @@ async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput
   if (rcvKey === null || dhKey === null || dhKey.alg !== "x25519") return err(t, "CMD SYNTAX");
   // Client-chosen sender ids (short links) and notifier credentials are not served.
   if (c.queueReqData?.link || c.ntfCreds) return err(t, "CMD PROHIBITED");
-  const verified = await verifyAuthorization(rcvKey, auth.authorization, auth.tForAuth, auth.corrId, auth.sessionPriv);
+  const verified = await verifyAuthorization(rcvKey, auth.authorization, auth.tForAuth, auth.corrId, auth.sessionPriv, auth.tForAuthHash);
   const password = ctx.config.queuePassword;
   const allowed =
     ctx.config.allowNewQueues &&

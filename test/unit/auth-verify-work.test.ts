@@ -127,3 +127,19 @@ describe("the connection's session key is imported once, for real and throwaway 
     expect(pkcs8).toHaveLength(1);
   });
 });
+
+describe("an X25519 authenticator checked from SHA-512(tForAuth) alone (what a Session sends a Queue)", () => {
+  it("verifies with the hash in place of tForAuth, and not with the hash of another transmission", async () => {
+    const owner = await generateX25519();
+    const key: PublicKey = { alg: "x25519", raw: owner.publicKey };
+    const good = await makeAuthenticator(session.publicKey, owner.privateKey, corrId, tForAuth);
+    const hashOf = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest("SHA-512", b.slice()));
+    const byHash = (h: Uint8Array): AuthInput => ({ authorization: good, tForAuth: new Uint8Array(0), tForAuthHash: h, corrId, sessionPriv: session.privateKey });
+    expect(await verifyCommand(key, byHash(await hashOf(tForAuth)))).toBe(true);
+    const other = tForAuth.slice();
+    other[0]! ^= 1;
+    expect(await verifyCommand(key, byHash(await hashOf(other)))).toBe(false);
+    // No key: the throwaway verification runs on the hash too, and refuses.
+    expect(await verifyCommand(null, byHash(await hashOf(tForAuth)))).toBe(false);
+  });
+});
