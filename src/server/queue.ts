@@ -104,7 +104,9 @@ const err = (code: "NO_MSG" | "QUOTA" | "LARGE_MSG" | "CMD PROHIBITED"): QueueRe
 
 /** SQLite takes and returns BLOBs as ArrayBuffers. */
 const bytes = (v: unknown): Uint8Array => new Uint8Array(v as ArrayBuffer);
-const blob = (b: Uint8Array): ArrayBuffer => b.slice().buffer as ArrayBuffer;
+/** The bytes as an ArrayBuffer of their own: the buffer itself when the array spans all of it. */
+const blob = (b: Uint8Array): ArrayBuffer =>
+  (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer) as ArrayBuffer;
 
 export class QueueDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -237,7 +239,8 @@ export class QueueDO extends DurableObject<Env> {
   private ack(q: QueueRecord, c: QueueCall, msgId: Uint8Array): QueueResult {
     // Only the current subscriber, or a connection reading with GET, has a delivered message.
     if (c.mode === null || (c.mode === "sub" && q.subscriber !== c.session)) return err("NO_MSG");
-    const head = this.head();
+    // Which message is delivered needs only its id: the 16 KB body stays in SQLite.
+    const head = this.head(false);
     if (head === null || (msgId.length > 0 && !equalBytes(msgId, head.msg_id))) return err("NO_MSG");
     const n = this.messageCount();
     this.exec("DELETE FROM msg WHERE seq = ?", head.seq);
@@ -265,7 +268,7 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   private info(q: QueueRecord, c: QueueCall): ServerResponse {
-    const head = this.head();
+    const head = this.head(false);
     const info: Record<string, unknown> = { qiSnd: q.snd_key !== null, qiNtf: false };
     if (c.mode !== null) {
       info.qiSub = {
@@ -335,17 +338,17 @@ export class QueueDO extends DurableObject<Env> {
     return this.count;
   }
 
-  /** The oldest unexpired message: the one delivered, or next to be. */
-  private head(): MessageRow | null {
-    const row = this.exec("SELECT * FROM msg ORDER BY seq LIMIT 1")[0];
+  /** The oldest unexpired message: the one delivered, or next to be. Without its body: an empty one. */
+  private head(withBody = true): MessageRow | null {
+    const row = this.exec(withBody ? "SELECT * FROM msg ORDER BY seq LIMIT 1" : "SELECT seq, msg_id, ts, quota, expires FROM msg ORDER BY seq LIMIT 1")[0];
     if (!row) return null;
     if ((row.expires as number) <= Date.now()) {
       // The alarm may run late; never deliver what has expired.
       this.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
       this.count = undefined;
-      return this.head();
+      return this.head(withBody);
     }
-    return { ...(row as unknown as MessageRow), msg_id: bytes(row.msg_id), body: bytes(row.body) };
+    return { ...(row as unknown as MessageRow), msg_id: bytes(row.msg_id), body: withBody ? bytes(row.body) : new Uint8Array(0) };
   }
 
   /** Stores a message encrypted for the recipient: the body is sealed once, here. */
