@@ -11,6 +11,7 @@ import { cpus, loadavg, release } from "node:os";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect, type SMPClient } from "../src/client/client.js";
+import { useNodeCrypto } from "../src/client/nodeCrypto.js";
 import type { WebSocketConstructor } from "../src/client/socket.js";
 import { parseAddress } from "../src/protocol/address.js";
 import { startRelay, type RunningRelay } from "../test/helpers/relay.js";
@@ -826,8 +827,9 @@ function report(
   if (micro.length > 0) {
     console.log("\nServer-side work, in-process microbenchmarks (µs per op)");
     console.log(`Node ${process.version}: WebCrypto on OpenSSL ${process.versions.openssl}, run on the libuv thread pool (CPU counts all threads).`);
-    console.log("workerd: WebCrypto on BoringSSL, synchronous; other JIT state. Same source (bench/ops.ts) in both; block crypto is");
-    console.log("@noble (pure JS). workerd figures are its process CPU per op from /proc, empty-request cost subtracted.\n");
+    console.log("workerd: WebCrypto on BoringSSL, synchronous; other JIT state. Same source (bench/ops.ts) in both; XSalsa20-Poly1305 is");
+    console.log("@noble (pure JS), the chain's HKDF node:crypto's (native) in both, as in the relay and the bench's client.");
+    console.log("workerd figures are its process CPU per op from /proc, empty-request cost subtracted.\n");
     console.log(
       table(
         ["", "Node iterations", "Node wall µs", "Node CPU µs", "workerd CPU µs"],
@@ -913,6 +915,8 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  // The bench's clients are our client library in Node, set up as a Node user would set it up.
+  if (!useNodeCrypto()) throw new Error("node:crypto's HKDF was refused (it disagrees with @noble/hashes)");
   const o = opts;
   const watchdog = setTimeout(() => void bail(1, `the run took longer than ${o.timeoutMs / 1000} s`), o.timeoutMs);
   watchdog.unref();

@@ -1,4 +1,5 @@
 // GET /ops lists the operations; GET /run?op=I&n=N runs operation I N times, one after another.
+import "../../src/server/nativeCrypto.js"; // the relay's native HKDF, so the figures are the relay's
 import { makeOps, type Op } from "../ops.js";
 
 let ops: Promise<Op[]> | null = null;

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { hkdfSha512, useNativeHkdf, useNobleHkdf, type HkdfSha512 } from "../../src/crypto/hkdf.js";
 import { chainStep } from "../../src/crypto/blockCipher.js";
 import { randomBytes } from "../../src/crypto/random.js";
+import { useNodeCrypto } from "../../src/client/nodeCrypto.js";
 
 const nodeHkdf: HkdfSha512 = (salt, ikm, info, length) => new Uint8Array(hkdfSync("sha512", ikm, salt, info, length));
 const info = new TextEncoder().encode("SimpleXSbChain");
@@ -23,6 +24,12 @@ describe("HKDF-SHA512 backend", () => {
       const length = [32, 64, 88][i % 3]!;
       expect(hkdfSha512(salt, ikm, info, length)).toEqual(hkdf(sha512, ikm, salt, info, length));
     }
+  });
+
+  it("the client's useNodeCrypto installs it", () => {
+    expect(useNodeCrypto()).toBe(true);
+    const ikm = randomBytes(32);
+    expect(hkdfSha512(new Uint8Array(0), ikm, info, 88)).toEqual(hkdf(sha512, ikm, new Uint8Array(0), info, 88));
   });
 
   it("a chain step is the same through either backend", () => {
