@@ -55,12 +55,13 @@ export async function runBaseline(kind: BaselineKind, o: BaselineRunOptions): Pr
   o.progress(`${BASELINES[kind].label} (wrangler dev -c ${BASELINES[kind].config})...\n`);
   const w = await o.start(() => startBaseline(kind));
   try {
-    // Warm-up: a few connections and 300 messages, so workerd has compiled the paths.
+    // Warm-up: a connection and 1000 messages, so workerd has compiled the paths (with 300, the
+    // floor F once ran its first level at three times its usual CPU per message).
     {
       const p = await openPair(kind, w.wsUrl);
       try {
         await subscribeQueues(p, 0, 1);
-        await closedLoop(p, 0, 1, 300, performance.now() + 30_000, []);
+        await closedLoop(p, 0, 1, 1000, performance.now() + 30_000, []);
         await quiesce(p);
       } finally {
         p.close();

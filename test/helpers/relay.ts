@@ -34,6 +34,8 @@ export interface StartOptions {
   envFile?: string;
   /** Ready once /health answers at all, even 500 (a relay refusing a bad config). Default: 200 only. */
   allowUnhealthy?: boolean;
+  /** The DevTools inspector's port (bench/profile.ts); by default any free one. */
+  inspectorPort?: number;
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -52,7 +54,7 @@ export async function startRelay(opts: StartOptions = {}): Promise<RunningRelay>
   const port = opts.port ?? (await freePort());
   const ownStorage = opts.persistTo === undefined;
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "smp-relay-"));
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", "0", "--show-interactive-dev-session=false"];
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", String(opts.inspectorPort ?? 0), "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   args.push("--env-file", opts.envFile ?? emptyEnvFile());
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
