@@ -55,7 +55,8 @@ const HELP = `usage: npm run bench -- [options]
   --batch-rounds R   the batched run sends M PINGs R times (default 10)
   --messages N       steady stream: messages SENT and ACKed one at a time on one queue (default 300; 0 skips)
   --backlog K        backlog: messages SENT before SUB, then drained (default 100, at most 128, the queue quota; 0 skips)
-  --throughput T     throughput / load: T messages (at least 10 per queue) at each queue count (default 400; 0 skips)
+  --throughput T     throughput / load: T messages (at least 10 per queue; 3 T at 1 queue, where the ratios
+                     are taken) at each queue count (default 400; 0 skips)
   --queues LIST      queues in flight for the throughput runs, relay and baselines (default 1,2,5,10,25,50,100)
   --msg-bytes S      SEND body size, 16..16048 (default 16048: one message per 16 KB block; the relay pads every
                      stored message to 16106 bytes anyway)
@@ -426,8 +427,8 @@ interface MsgPhase extends Phase {
 /** Queue objects' databases only (the backlog's queue is the one that grows). */
 const queueStorage = (ctx: Ctx): StorageSize => storageSize(ctx.persistTo, "QueueDO");
 
-/** Messages per throughput run: --throughput, and at least 10 per queue. */
-const levelTotal = (o: Options, queues: number): number => Math.max(o.throughputTotal, 10 * queues);
+/** Messages per throughput run: --throughput, at least 10 per queue, and 3× at 1 queue (the ratios' level: steadier). */
+const levelTotal = (o: Options, queues: number): number => (queues === 1 ? 3 : 1) * Math.max(o.throughputTotal, 10 * queues);
 
 /**
  * The relay's counters around the loop; a shorter idle window than the CPU phases (workerd is
