@@ -28,8 +28,8 @@ const TOPOLOGY = "bench/baselines/topology/wrangler.toml";
 export const BASELINES: Record<BaselineKind, { label: string; short: string; config: string; vars?: Record<string, string> }> = {
   forward: { label: "baseline A (forward)", short: "A", config: "bench/baselines/forward/wrangler.toml" },
   topology: { label: "baseline B (topology)", short: "B", config: TOPOLOGY },
-  storage: { label: "floor S (B + durable messages)", short: "S", config: TOPOLOGY, vars: { WORK: "storage" } },
-  floor: { label: "floor F (B + durable messages + block and message crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto" } },
+  storage: { label: "floor S (B + storage)", short: "S", config: TOPOLOGY, vars: { WORK: "storage" } },
+  floor: { label: "floor F (S + crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto" } },
 };
 
 /** B and the floors speak B's frames; A forwards between the two sockets of a room. */

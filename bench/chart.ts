@@ -91,16 +91,17 @@ export function renderChart(series: ChartSeries[], opts: ChartOptions): string {
   out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${esc(opts.title)}</text>`);
   out.push(`<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">${esc(opts.subtitle)}</text>`);
 
-  // Legend: one entry per series, then the line styles.
+  // Legend: one entry per series, and the line styles on a row of their own below.
   let lx = 70;
-  const ly = 72;
+  let ly = 60;
   for (const s of series) {
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`);
     out.push(`<circle cx="${lx + 12}" cy="${ly}" r="3.5" fill="${s.color}"/>`);
     out.push(`<text x="${lx + 30}" y="${ly + 4}">${esc(s.label)}</text>`);
     lx += 40 + s.label.length * 6.6;
   }
-  lx += 10;
+  lx = 70;
+  ly += 17;
   const styles: [string, string | null][] = [["p50", null], ["p99", "7 4"]];
   if (all.some((p) => p.wireP50 !== undefined)) styles.push(["relay p50 wire to wire (clients' work left out)", "2 3"]);
   for (const [label, dash] of styles) {
