@@ -36,6 +36,15 @@ export interface StartOptions {
   allowUnhealthy?: boolean;
   /** The DevTools inspector's port (bench/profile.ts); by default any free one. */
   inspectorPort?: number;
+  /**
+   * Another Worker's wrangler.toml, relative to the repository root (the bench's baselines and
+   * ops Worker); by default the relay's own. Such a Worker gets no --env-file.
+   */
+  config?: string;
+  /** The path that answers once the Worker is up (default /health). */
+  readyPath?: string;
+  /** For error messages (default "wrangler dev"). */
+  label?: string;
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -54,9 +63,10 @@ export async function startRelay(opts: StartOptions = {}): Promise<RunningRelay>
   const port = opts.port ?? (await freePort());
   const ownStorage = opts.persistTo === undefined;
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "smp-relay-"));
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", String(opts.inspectorPort ?? 0), "--show-interactive-dev-session=false"];
+  const label = opts.label ?? "wrangler dev";
+  const args = ["dev", ...(opts.config ? ["-c", join(ROOT, opts.config)] : []), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--inspector-port", String(opts.inspectorPort ?? 0), "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
-  args.push("--env-file", opts.envFile ?? emptyEnvFile());
+  if (!opts.config) args.push("--env-file", opts.envFile ?? emptyEnvFile());
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: ROOT,
     // No telemetry and no Request.cf download: the relay talks to 127.0.0.1 only.
@@ -70,13 +80,14 @@ export async function startRelay(opts: StartOptions = {}): Promise<RunningRelay>
   const httpUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out}`);
+    if (child.exitCode !== null) throw new Error(`${label} exited (${child.exitCode}):\n${out}`);
     if (Date.now() > deadline) {
       killGroup(child);
-      throw new Error(`wrangler dev did not become ready:\n${out}`);
+      throw new Error(`${label} did not become ready:\n${out}`);
     }
     try {
-      const r = await fetch(`${httpUrl}/health`);
+      const r = await fetch(`${httpUrl}${opts.readyPath ?? "/health"}`);
+      await r.arrayBuffer();
       if (r.ok || (opts.allowUnhealthy && r.status === 500)) break;
     } catch {
       // not listening yet
