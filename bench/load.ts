@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fmt } from "./format.js";
 import { formatSummary, LoadError, runLoad, type LoadOptions, type LoadResult, type Progress } from "./load-run.js";
+import { intOption, UsageError } from "./options.js";
 
 const HELP = `usage: npm run load -- [options]
 
@@ -28,7 +29,6 @@ must stay within the relay's per-connection limits: NEW_QUEUES_PER_MINUTE (60) a
 MAX_SUBSCRIPTIONS (5000). Exit status: 0 when every message sent was delivered once and in
 order, 1 otherwise, 2 for bad options or a run that could not start.`;
 
-class UsageError extends Error {}
 
 interface Cli extends LoadOptions {
   json: string | null;
@@ -53,12 +53,7 @@ function parseOptions(argv: string[]): Cli | null {
     strict: true,
   });
   if (values.help) return null;
-  const int = (name: string, v: string | undefined, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, not ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int = intOption;
   if (values.address !== undefined && values.url === undefined) throw new UsageError("--address needs --url");
   return {
     connections: int("connections", values.connections, 100, 2, 10_000),

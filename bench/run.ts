@@ -46,6 +46,7 @@ import { BLOCK_OP, HANDSHAKE_OP } from "./ops.js";
 import { reloadCount, waitSettled } from "./reload.js";
 import { startOpsWorker, runWorkerdMicro } from "./workerd-micro.js";
 import { childPids, delta, findRelayProcesses, snapshot, type Delta, type RelayProcesses } from "./proc.js";
+import { intOption } from "./options.js";
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -93,7 +94,6 @@ interface Options {
   json: string | null;
 }
 
-class UsageError extends Error {}
 
 function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
@@ -122,12 +122,7 @@ function parseOptions(argv: string[]): Options | null {
     strict: true,
   });
   if (values.help) return null;
-  const int = (name: string, v: string | undefined, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, not ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int = intOption;
   const batchSize = int("batch-size", values["batch-size"], 100, 1, 200);
   const queues = (values.queues ?? "1,2,5,10,25,50,100").split(",").map((v) => int("queues", v.trim(), 0, 1, 1000));
   const throughputTotal = int("throughput", values.throughput, 400, 0, 1_000_000);
