@@ -8,12 +8,11 @@
 // instance (`new SessionDO(state, env)`, `new QueueDO(state, env)`), which is what the runtime
 // builds when the next event wakes an evicted object; caches, counters, the frame chain, all go.
 // One test also waits for workerd's own idle eviction of all three objects.
-import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connect, type SMPClient } from "../../src/client/client.js";
+import type { SMPClient } from "../../src/client/client.js";
 import { SMPProtocolError } from "../../src/client/errors.js";
 import { ack, createQueue, decryptMessage, register, sendMessage, subscribe, type RecipientQueue } from "../../src/client/queues.js";
-import { parseAddress } from "../../src/protocol/address.js";
 import { encodeBatch } from "../../src/protocol/batch.js";
 import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
 import { hex } from "../../src/protocol/encoding.js";
@@ -25,8 +24,7 @@ import { metrics } from "../../src/server/metrics.js";
 import { QueueDO } from "../../src/server/queue.js";
 import { SessionDO } from "../../src/server/session.js";
 import { DeliveryLog, type DeliveryReport } from "../helpers/delivery-check.js";
-import { PoolSocket } from "./pool-socket.js";
-import { sessionsOf } from "./session-of.js";
+import { openWithSession } from "./session-of.js";
 
 const utf8 = new TextEncoder();
 
@@ -37,14 +35,7 @@ interface Conn {
   session: DurableObjectStub<SessionDO>;
 }
 
-async function open(): Promise<Conn> {
-  const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
-  const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
-  const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
-  const added = await sessionsOf(client, known);
-  expect(added).toHaveLength(1);
-  return { client, session: added[0]! };
-}
+const open: () => Promise<Conn> = openWithSession;
 
 /** The Queue object behind a queue id, found through the relay's own id codec. */
 async function queueObject(q: RecipientQueue): Promise<DurableObjectStub<QueueDO>> {

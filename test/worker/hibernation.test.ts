@@ -1,25 +1,19 @@
 // A Session object can lose its in-memory state between any two frames (hibernation, eviction):
 // the conversation must carry on from the socket attachment alone.
-import { env, listDurableObjectIds, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connect, type SMPClient } from "../../src/client/client.js";
-import { parseAddress } from "../../src/protocol/address.js";
+import type { SMPClient } from "../../src/client/client.js";
 import { encodeBatch } from "../../src/protocol/batch.js";
 import { encodeCommand } from "../../src/protocol/commands.js";
 import { encodeClientTransmission, encodeSigned } from "../../src/protocol/transmission.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { SessionDO } from "../../src/server/session.js";
-import { PoolSocket } from "./pool-socket.js";
-import { sessionsOf } from "./session-of.js";
+import { openWithSession } from "./session-of.js";
 
 /** Connects our client and finds the Session object the Worker created for it. */
 async function open(): Promise<{ client: SMPClient; stub: DurableObjectStub<SessionDO> }> {
-  const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
-  const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
-  const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
-  const added = await sessionsOf(client, known);
-  expect(added).toHaveLength(1);
-  return { client, stub: added[0]! };
+  const { client, session } = await openWithSession();
+  return { client, stub: session };
 }
 
 describe("session state survives losing the object", () => {

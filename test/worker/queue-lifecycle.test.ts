@@ -1,32 +1,19 @@
 // Queue objects inside workerd: expiry through the alarm, and messages surviving the loss of
 // both the Queue and the Session objects.
-import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connect, type Push, type SMPClient } from "../../src/client/client.js";
-import { parseAddress } from "../../src/protocol/address.js";
+import type { Push, SMPClient } from "../../src/client/client.js";
 import { unpad } from "../../src/protocol/padding.js";
 import { encodePublicKey } from "../../src/crypto/keys.js";
 import { cryptoBoxOpen } from "../../src/crypto/secretbox.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import type { QueueDO } from "../../src/server/queue.js";
-import type { SessionDO } from "../../src/server/session.js";
-import { PoolSocket } from "./pool-socket.js";
-import { sessionsOf } from "./session-of.js";
+import { openWithSession } from "./session-of.js";
 
 const utf8 = new TextEncoder();
 
 async function open(): Promise<SMPClient> {
   return (await openWithSession()).client;
-}
-
-/** Connects and finds the Session object the Worker created for this connection. */
-async function openWithSession(): Promise<{ client: SMPClient; session: DurableObjectStub<SessionDO> }> {
-  const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
-  const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
-  const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
-  const added = await sessionsOf(client, known);
-  expect(added).toHaveLength(1);
-  return { client, session: added[0]! };
 }
 
 interface Queue {

@@ -1,10 +1,13 @@
 // The Session object serving one of our clients, found by its session id: test files run side by
 // side against the same Durable Object namespace, so "the object that appeared after connecting"
 // may be another file's.
-import { env, listDurableObjectIds, runInDurableObject } from "cloudflare:test";
-import type { SMPClient } from "../../src/client/client.js";
+import { env, listDurableObjectIds, runInDurableObject, SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import { connect, type SMPClient } from "../../src/client/client.js";
+import { parseAddress } from "../../src/protocol/address.js";
 import type { SessionDO } from "../../src/server/session.js";
 import { readState } from "../../src/server/sessionState.js";
+import { PoolSocket } from "./pool-socket.js";
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -28,4 +31,14 @@ export async function sessionsOf(client: SMPClient, known: Set<string>): Promise
     if (mine) found.push(stub);
   }
   return found;
+}
+
+/** Connects our client to the relay and finds the Session object the Worker created for it. */
+export async function openWithSession(): Promise<{ client: SMPClient; session: DurableObjectStub<SessionDO> }> {
+  const health = (await (await SELF.fetch("http://relay.test/health")).json()) as { address: string };
+  const known = new Set((await listDurableObjectIds(env.SESSION)).map((id) => id.toString()));
+  const client = await connect("http://relay.test/", parseAddress(health.address).keyHash, { WebSocket: PoolSocket, pingInterval: 0 });
+  const added = await sessionsOf(client, known);
+  expect(added).toHaveLength(1);
+  return { client, session: added[0]! };
 }
