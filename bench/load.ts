@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fmt } from "./format.js";
 import { formatSummary, LoadError, runLoad, type LoadOptions, type LoadResult, type Progress } from "./load-run.js";
-import { intOption, UsageError } from "./options.js";
+import { cliOptions, intOption, UsageError } from "./options.js";
 
 const HELP = `usage: npm run load -- [options]
 
@@ -78,17 +78,8 @@ function progressLine(p: Progress): string {
 }
 
 async function main(): Promise<number> {
-  let opts: Cli | null;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (opts === null) {
-    console.log(HELP);
-    return 0;
-  }
+  const opts = cliOptions(process.argv.slice(2), HELP, parseOptions);
+  if (typeof opts === "number") return opts;
   // A local relay talks to 127.0.0.1 only (no Request.cf download).
   if (opts.url === undefined) process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
   let result: LoadResult;

@@ -10,3 +10,22 @@ export function intOption(name: string, v: string | undefined, def: number, min:
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, not ${JSON.stringify(v)}`);
   return n;
 }
+
+/**
+ * The parsed options, or the exit code when there is nothing to run: usage and 2 for a bad
+ * option, the help and 0 for --help (`parse` returns null).
+ */
+export function cliOptions<T>(argv: string[], help: string, parse: (argv: string[]) => T | null): T | number {
+  let opts: T | null;
+  try {
+    opts = parse(argv);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (opts === null) {
+    console.log(help);
+    return 0;
+  }
+  return opts;
+}

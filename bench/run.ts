@@ -46,7 +46,7 @@ import { BLOCK_OP, HANDSHAKE_OP } from "./ops.js";
 import { reloadCount, waitSettled } from "./reload.js";
 import { startOpsWorker, runWorkerdMicro } from "./workerd-micro.js";
 import { childPids, delta, findRelayProcesses, snapshot, type Delta, type RelayProcesses } from "./proc.js";
-import { intOption } from "./options.js";
+import { cliOptions, intOption } from "./options.js";
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -900,17 +900,8 @@ function report(
 const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" };
 
 async function main(): Promise<number> {
-  let opts: Options | null;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (opts === null) {
-    console.log(HELP);
-    return 0;
-  }
+  const opts = cliOptions(process.argv.slice(2), HELP, parseOptions);
+  if (typeof opts === "number") return opts;
   // The bench's clients are our client library in Node, set up as a Node user would set it up.
   if (!useNodeCrypto()) throw new Error("node:crypto's HKDF was refused (it disagrees with @noble/hashes)");
   const o = opts;

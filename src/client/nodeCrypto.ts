@@ -2,8 +2,8 @@
 // (src/crypto/hkdf.ts), a few tens of µs less per block. Browsers keep noble; nothing else
 // changes. Call once at start-up; false when the native HKDF was refused (it disagreed with noble).
 import { hkdfSync } from "node:crypto";
-import { useNativeHkdf } from "../crypto/hkdf.js";
+import { fromNodeHkdf, useNativeHkdf } from "../crypto/hkdf.js";
 
 export function useNodeCrypto(): boolean {
-  return useNativeHkdf((salt, ikm, info, length) => new Uint8Array(hkdfSync("sha512", ikm, salt, info, length)));
+  return useNativeHkdf(fromNodeHkdf(hkdfSync));
 }

@@ -17,6 +17,14 @@ export function hkdfSha512(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, 
   return impl(salt, ikm, info, length);
 }
 
+/** node:crypto's `hkdfSync` (Node, and workerd with nodejs_compat), passed in: this layer imports no Node module. */
+export type NodeHkdfSync = (digest: "sha512", ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, keylen: number) => ArrayBuffer;
+
+/** Our HKDF shape over node:crypto's `hkdfSync`. */
+export function fromNodeHkdf(hkdfSync: NodeHkdfSync): HkdfSha512 {
+  return (salt, ikm, info, length) => new Uint8Array(hkdfSync("sha512", ikm, salt, info, length));
+}
+
 /**
  * Uses `native` from now on, after checking it against noble on the shapes the relay uses
  * (empty and 32-byte salts, 64- and 88-byte outputs). False, and noble kept, when it disagrees

@@ -5,12 +5,12 @@ import { hkdfSync } from "node:crypto";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { hkdfSha512, useNativeHkdf, useNobleHkdf, type HkdfSha512 } from "../../src/crypto/hkdf.js";
+import { fromNodeHkdf, hkdfSha512, useNativeHkdf, useNobleHkdf, type HkdfSha512 } from "../../src/crypto/hkdf.js";
 import { chainStep } from "../../src/crypto/blockCipher.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { useNodeCrypto } from "../../src/client/nodeCrypto.js";
 
-const nodeHkdf: HkdfSha512 = (salt, ikm, info, length) => new Uint8Array(hkdfSync("sha512", ikm, salt, info, length));
+const nodeHkdf: HkdfSha512 = fromNodeHkdf(hkdfSync);
 const info = new TextEncoder().encode("SimpleXSbChain");
 
 afterEach(() => useNobleHkdf());
