@@ -1,7 +1,7 @@
 // What a Session keeps between frames. It lives in the WebSocket's attachment, so it survives
 // hibernation and eviction of the object; nothing here is kept only in memory. While the object
-// is awake, a copy is also kept in memory: deserializing the attachment on every read cost more
-// than a block's decryption (it is read several times per frame).
+// is awake, a copy is also kept in memory: the attachment is read several times per frame, and
+// deserializing it each time cost about as much per message as decrypting a block.
 
 export interface HandshakeState {
   phase: "handshake";
