@@ -10,7 +10,7 @@ import { sha512 } from "../crypto/hash.js";
 import { decodePublicKey } from "../crypto/keys.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import type { RelayConfig } from "./config.js";
-import { QUEUE_TAGS, type ConnMode, type QueueCommand } from "./queue.js";
+import { QUEUE_TAGS, type ConnQueue, type QueueCommand } from "./queue.js";
 import type { IdKind, QueueIdCodec, RoutedId } from "./queueIds.js";
 
 /** Authorization lengths the protocol knows: none, Ed25519, X25519 authenticator, Ed448. */
@@ -33,8 +33,9 @@ export interface SessionContext {
   sessionPriv: Uint8Array;
   ids: QueueIdCodec;
   config: RelayConfig;
-  modeOf(queue: string): ConnMode | null;
-  setMode(queue: string, mode: ConnMode | null): void;
+  /** What this connection is to the queue: subscriber, GET reader, or neither (null). */
+  connOf(queue: string): ConnQueue | null;
+  setConn(queue: string, entry: ConnQueue | null): void;
   /** False when subscribing to one more queue would pass MAX_SUBSCRIPTIONS. */
   canSubscribe(queue: string): boolean;
   /** Takes one NEW from the connection's rate limit (NEW_QUEUES_PER_MINUTE); false when empty. */
@@ -132,6 +133,21 @@ export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
   }
 }
 
+/**
+ * The answer to one transmission of a block refused for backpressure (more than
+ * MAX_PENDING_BLOCKS waiting): ERR QUOTA with its corrId, nothing run; ERR BLOCK if it does not
+ * parse. The client may send it again.
+ */
+export function refuseBusy(raw: Uint8Array): Reply {
+  try {
+    const t = decodeClientTransmission(raw);
+    return err(t, "QUOTA");
+  } catch (e) {
+    if (e instanceof ParseError) return err({ corrId: EMPTY, entityId: EMPTY }, "BLOCK");
+    throw e;
+  }
+}
+
 /** Runs a prepared command. Never throws: a failure of ours is ERR INTERNAL. */
 export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome> {
   if (p.done) return { reply: p.done };
@@ -150,8 +166,8 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
     const queue = p.routed.queue;
     // Per-connection limit: answered before the queue is woken, like the other connection limits.
     if (command.tag === "SUB" && !ctx.canSubscribe(queue)) return { reply: err(t, "QUOTA") };
-    const r = await ctx.env.QUEUE.getByName(queue).call({ command: compact(command), auth, session: ctx.session, mode: ctx.modeOf(queue) });
-    if (r.mode !== undefined) ctx.setMode(queue, r.mode);
+    const r = await ctx.env.QUEUE.getByName(queue).call({ command: compact(command), auth, session: ctx.session, conn: ctx.connOf(queue) });
+    if (r.conn !== undefined) ctx.setConn(queue, r.conn);
     return { reply: reply(t, r.reply), ...(r.push ? { push: { corrId: EMPTY, entityId: t.entityId, response: r.push } } : {}) };
   } catch (e) {
     console.error("command failed", c.tag, e instanceof Error ? e.message : String(e));
@@ -203,7 +219,7 @@ async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput
   // Per-connection limits on creating queues and on holding subscriptions: ERR QUOTA.
   if ((c.subscribe && !ctx.canSubscribe(queue)) || !ctx.takeNewQueueToken()) return err(t, "QUOTA");
   const mode = c.queueReqData?.mode ?? null;
-  const srvDhKey = await ctx.env.QUEUE.getByName(queue).create({
+  const created = await ctx.env.QUEUE.getByName(queue).create({
     queue,
     rcvId,
     sndId,
@@ -212,6 +228,6 @@ async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput
     mode: mode ?? "-",
     subscriber: c.subscribe ? ctx.session : null,
   });
-  if (c.subscribe) ctx.setMode(queue, "sub");
-  return reply(t, { tag: "IDS", rcvId, sndId, srvDhKey, queueMode: mode, linkId: null, serviceId: null, serverNtfCreds: null });
+  if (created.conn !== null) ctx.setConn(queue, created.conn);
+  return reply(t, { tag: "IDS", rcvId, sndId, srvDhKey: created.srvDhKey, queueMode: mode, linkId: null, serviceId: null, serverNtfCreds: null });
 }

@@ -1,11 +1,17 @@
 // QueueDO: one Durable Object per SMP queue. It holds the queue record (keys, per-queue DH
 // secret, status, subscriber), the pending messages (already encrypted for the recipient) and
-// an alarm for their expiry. Sessions call it over RPC, one call per command; it pushes MSG,
-// END and DELD back to subscriber Sessions by their object id.
+// an alarm for their expiry (rows in queueStore.ts). Sessions call it over RPC, one call per
+// command; it pushes MSG, END and DELD back to the subscriber's Session by its object id.
 //
-// Storage cost per delivered message is one INSERT (SEND) and one DELETE (ACK): which message
-// is "delivered" is not stored, it is always the head of the queue (one outstanding message per
-// queue, delivered in order).
+// Delivery follows upstream's server (Server.hs: subscribeQueue, getMessage, acknowledgeMsg,
+// sendMessage/tryDeliverMessage; WIRE.md 6.3-6.12, 8). What a connection was given is state of
+// that (queue, connection) pair: the subscriber's delivered message lives here (one subscriber
+// at a time), a GET reader's in its own Session, passed in with each call (`conn`). ACK is
+// judged against that delivered message, never against the head of the queue.
+//
+// Every SUB starts a new subscription generation (`sub_gen`). Pushes carry it, and a Session
+// ignores a push for an older generation than the one it holds: an END from an earlier takeover
+// that arrives after a newer SUB must not cancel it.
 import { DurableObject } from "cloudflare:workers";
 import type { ClientCommand, ServerResponse } from "../protocol/commands.js";
 import { base64 } from "../protocol/base64.js";
@@ -17,14 +23,20 @@ import { cryptoBox } from "../crypto/secretbox.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import { readConfig, type RelayConfig } from "./config.js";
-import { execCounted, metrics } from "./metrics.js";
+import { metrics } from "./metrics.js";
+import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 
-/** Largest SEND body (v11+). */
+/** Largest SEND body (v11+), bytes. */
 export const MAX_BODY = 16048;
-/** Padded size of a delivered message plaintext; 16122 bytes once encrypted. */
+/** Padded size of a delivered message plaintext, bytes; 16122 once encrypted (WIRE.md 7). */
 const MSG_PADDED = 16106;
 
-export type ConnMode = "sub" | "get";
+/**
+ * What one connection is to one queue, as its Session keeps it: the subscriber (with the
+ * generation of its SUB), or a reader with GET (with the message its last GET gave it, upstream's
+ * `delivered` of a ProhibitSub). No entry: neither.
+ */
+export type ConnQueue = { mode: "sub"; gen: number } | { mode: "get"; delivered: Uint8Array | null };
 
 /** The commands a Queue object serves: the protocol's own command types, not copies of them. */
 export const QUEUE_TAGS = ["SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE"] as const;
@@ -35,16 +47,16 @@ export interface QueueCall {
   auth: AuthInput;
   /** The calling Session object's id: the subscriber identity. */
   session: string;
-  /** What the calling connection is to this queue: subscribed (SUB), reading with GET, or neither. */
-  mode: ConnMode | null;
+  /** What the calling connection is to this queue. */
+  conn: ConnQueue | null;
 }
 
 export interface QueueResult {
   reply: ServerResponse;
   /** A MSG to push after the replies of the block (SUB with a pending message). */
   push?: ServerResponse;
-  /** The connection's new mode for this queue; undefined when unchanged. */
-  mode?: ConnMode | null;
+  /** What the calling connection is to this queue now; undefined when unchanged. */
+  conn?: ConnQueue | null;
 }
 
 export interface CreateParams {
@@ -60,65 +72,26 @@ export interface CreateParams {
   subscriber: string | null;
 }
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    name TEXT NOT NULL,
-    rcv_id BLOB NOT NULL, snd_id BLOB NOT NULL,
-    rcv_key BLOB NOT NULL, snd_key BLOB,
-    dh_secret BLOB NOT NULL,
-    mode TEXT NOT NULL, status TEXT NOT NULL,
-    subscriber TEXT, can_write INTEGER NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS msg (
-    seq INTEGER PRIMARY KEY,
-    msg_id BLOB NOT NULL, ts INTEGER NOT NULL, quota INTEGER NOT NULL,
-    expires INTEGER NOT NULL, body BLOB NOT NULL
-  );`;
-
-interface QueueRecord {
-  name: string;
-  rcv_id: Uint8Array;
-  snd_id: Uint8Array;
-  rcv_key: Uint8Array;
-  snd_key: Uint8Array | null;
-  dh_secret: Uint8Array;
-  mode: string;
-  status: string;
-  subscriber: string | null;
-  can_write: number;
-}
-
-interface MessageRow {
-  seq: number;
-  msg_id: Uint8Array;
-  ts: number;
-  quota: number;
-  expires: number;
-  body: Uint8Array;
+export interface Created {
+  /** The server's DH public key (DER) for IDS. */
+  srvDhKey: Uint8Array;
+  /** The creating connection's entry when NEW subscribed it. */
+  conn: ConnQueue | null;
 }
 
 const AUTH: QueueResult = { reply: { tag: "ERR", code: "AUTH" } };
 const OK: ServerResponse = { tag: "OK" };
 const err = (code: "NO_MSG" | "QUOTA" | "LARGE_MSG" | "CMD PROHIBITED"): QueueResult => ({ reply: { tag: "ERR", code } });
 
-/** SQLite takes and returns BLOBs as ArrayBuffers. */
-const bytes = (v: unknown): Uint8Array => new Uint8Array(v as ArrayBuffer);
-/** The bytes as an ArrayBuffer of their own: the buffer itself when the array spans all of it. */
-const blob = (b: Uint8Array): ArrayBuffer =>
-  (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer) as ArrayBuffer;
-
 export class QueueDO extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: QueueStore;
   private configCache: RelayConfig | undefined;
-  /** In-memory copies of what storage holds, filled on first use after a wake. */
-  private record: QueueRecord | null | undefined;
-  private count: number | undefined;
+  /** The alarm as last read or set (ms), while awake. */
   private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.store = new QueueStore(ctx.storage.sql);
   }
 
   /** Read on first use, not in the constructor: a bad var fails a call, never the object. */
@@ -128,27 +101,14 @@ export class QueueDO extends DurableObject<Env> {
 
   // ---- RPC: creation ----
 
-  /** NEW: stores the record and returns the server's DH public key (DER) for IDS. */
-  async create(p: CreateParams): Promise<Uint8Array> {
+  /** NEW: stores the record; throws on a queue key that is already taken (never expected). */
+  async create(p: CreateParams): Promise<Created> {
     metrics.rpc.queueCreate++;
     const kp = await generateX25519();
     const dhSecret = await x25519(kp.privateKey, p.rcvDhKey.subarray(12));
-    if (this.load() !== null) throw new Error("queue key collision");
-    // Tables are made only here: probing a missing or deleted queue must not create storage.
-    this.sql.exec(SCHEMA);
-    this.exec(
-      "INSERT INTO queue (id, name, rcv_id, snd_id, rcv_key, snd_key, dh_secret, mode, status, subscriber, can_write) VALUES (1, ?, ?, ?, ?, NULL, ?, ?, 'active', ?, 1)",
-      p.queue,
-      blob(p.rcvId),
-      blob(p.sndId),
-      blob(p.rcvAuthKey),
-      blob(dhSecret),
-      p.mode,
-      p.subscriber,
-    );
-    this.record = undefined;
-    this.count = 0;
-    return encodePublicKey({ alg: "x25519", raw: kp.publicKey });
+    if (this.store.load() !== null) throw new Error("queue key collision");
+    this.store.create({ name: p.queue, rcvId: p.rcvId, sndId: p.sndId, rcvKey: p.rcvAuthKey, dhSecret, mode: p.mode, subscriber: p.subscriber });
+    return { srvDhKey: encodePublicKey({ alg: "x25519", raw: kp.publicKey }), conn: p.subscriber === null ? null : { mode: "sub", gen: 1 } };
   }
 
   // ---- RPC: commands ----
@@ -156,32 +116,34 @@ export class QueueDO extends DurableObject<Env> {
   /** Verifies the command's authorization, then runs it. Every failure of identity is AUTH. */
   async call(c: QueueCall): Promise<QueueResult> {
     metrics.rpc.queueCall++;
-    const q = this.load();
+    const q = this.store.load();
     const cmd = c.command;
     const unsignedSend = cmd.tag === "SEND" && q !== null && q.snd_key === null && c.auth.authorization.length === 0;
     if (!unsignedSend && !(await verifyCommand(q === null ? null : this.verificationKey(q, c), c.auth))) return AUTH;
     // The await above lets other calls in: read the record again before acting on it.
-    const rec = this.load();
+    const rec = this.store.load();
     if (rec === null) return AUTH;
+    // One clock for the whole command: expiry judged twice must agree with itself.
+    const now = Date.now();
     switch (cmd.tag) {
       case "SUB":
-        return this.subscribe(rec, c);
+        return this.subscribe(rec, c, now);
       case "KEY":
       case "SKEY":
         return this.secure(rec, cmd.senderKey);
       case "SEND":
-        return this.send(rec, cmd.notify, cmd.body);
+        return this.send(rec, cmd.notify, cmd.body, now);
       case "ACK":
-        return this.ack(rec, c, cmd.msgId);
+        return this.ack(rec, c, cmd.msgId, now);
       case "GET":
-        return this.get(c);
+        return this.get(c, now);
       case "OFF":
-        if (rec.status !== "off") this.update("status = 'off'");
+        this.store.update({ status: "off" });
         return { reply: OK };
       case "DEL":
         return await this.delete(rec, c);
       case "QUE":
-        return { reply: this.info(rec, c) };
+        return { reply: this.info(rec, c, now) };
     }
   }
 
@@ -199,84 +161,112 @@ export class QueueDO extends DurableObject<Env> {
     }
   }
 
-  private subscribe(q: QueueRecord, c: QueueCall): QueueResult {
-    if (c.mode === "get") return err("CMD PROHIBITED");
+  /**
+   * SUB (WIRE.md 6.3; upstream subscribeQueue): a new subscription generation held by this
+   * connection, END to the one it replaces, and the head delivered afresh after SOK.
+   */
+  private subscribe(q: QueueRecord, c: QueueCall, now: number): QueueResult {
+    if (c.conn?.mode === "get") return err("CMD PROHIBITED");
+    // Expire first: what expires now was given to the previous subscription, not to this one.
+    const head = this.head(true, now);
     const previous = q.subscriber;
-    if (previous !== c.session) {
-      this.update("subscriber = ?", c.session);
-      if (previous !== null) this.pushTo(previous, q, { tag: "END" });
-    }
-    const head = this.head();
-    return { reply: { tag: "SOK", serviceId: null }, ...(head ? { push: this.msg(head) } : {}), mode: "sub" };
+    const previousGen = q.sub_gen;
+    const gen = previousGen + 1;
+    this.store.update({ subscriber: c.session, sub_gen: gen, delivered: null });
+    if (previous !== null && previous !== c.session) this.pushTo(previous, previousGen, q, { tag: "END" });
+    return { reply: { tag: "SOK", serviceId: null }, ...(head ? { push: msg(head) } : {}), conn: { mode: "sub", gen } };
   }
 
   private secure(q: QueueRecord, senderKey: Uint8Array): QueueResult {
     if (decodePublicKey(senderKey) === null) return AUTH;
-    if (q.snd_key === null) this.update("snd_key = ?", blob(senderKey));
+    if (q.snd_key === null) this.store.update({ snd_key: senderKey.slice() });
     else if (!equalBytes(q.snd_key, senderKey)) return AUTH;
     return { reply: OK };
   }
 
-  private send(q: QueueRecord, notify: boolean, body: Uint8Array): QueueResult {
+  /**
+   * SEND (WIRE.md 6.6; upstream sendMessage and the message store's writeMsg): stored, or a quota
+   * marker and QUOTA. Pushed at once only when the queue was empty and the subscriber holds no
+   * delivered message.
+   */
+  private send(q: QueueRecord, notify: boolean, body: Uint8Array, now: number): QueueResult {
     if (q.status !== "active") return AUTH;
     if (body.length > MAX_BODY) return err("LARGE_MSG");
-    const count = this.messageCount();
-    if (!q.can_write || count >= this.config.queueQuota) {
-      if (q.can_write) {
-        // The first refused SEND leaves the recipient a marker; later ones only get the error.
-        this.update("can_write = 0");
-        const ts = nowSeconds();
-        this.insert(q, ts, concatBytes(asciiBytes("QUOTA "), int64(ts)), true);
-      }
+    const quota = this.config.queueQuota;
+    let count = this.store.messageCount();
+    // Upstream expires before writing; only the quota decision can tell the difference.
+    if (count > 0 && (!q.can_write || count >= quota)) {
+      this.head(false, now);
+      count = this.store.messageCount();
+    }
+    // After a quota marker, writing resumes only once the queue has been emptied.
+    if (!q.can_write && count > 0) return err("QUOTA");
+    const ts = Math.floor(now / 1000);
+    if (count >= quota) {
+      this.store.update({ can_write: 0 });
+      this.insert(q, ts, now, concatBytes(asciiBytes("QUOTA "), int64(ts)), true);
       return err("QUOTA");
     }
-    const ts = nowSeconds();
-    const row = this.insert(q, ts, concatBytes(int64(ts), asciiBytes(notify ? "T " : "F "), body), false);
-    if (count === 0 && q.subscriber !== null) this.pushTo(q.subscriber, q, this.msg(row));
+    this.store.update({ can_write: 1 });
+    const row = this.insert(q, ts, now, concatBytes(int64(ts), asciiBytes(notify ? "T " : "F "), body), false);
+    if (count === 0 && q.subscriber !== null && q.delivered === null) this.pushTo(q.subscriber, q.sub_gen, q, msg(row));
     return { reply: OK };
   }
 
-  private ack(q: QueueRecord, c: QueueCall, msgId: Uint8Array): QueueResult {
-    // Only the current subscriber, or a connection reading with GET, has a delivered message.
-    if (c.mode === null || (c.mode === "sub" && q.subscriber !== c.session)) return err("NO_MSG");
-    // Which message is delivered needs only its id: the 16 KB body stays in SQLite.
-    const head = this.head(false);
-    if (head === null || (msgId.length > 0 && !equalBytes(msgId, head.msg_id))) return err("NO_MSG");
-    const n = this.messageCount();
-    this.exec("DELETE FROM msg WHERE seq = ?", head.seq);
-    this.count = n - 1;
-    if (this.count === 0 && !q.can_write) this.update("can_write = 1");
-    const next = c.mode === "sub" && this.count > 0 ? this.head() : null;
-    return { reply: next ? this.msg(next) : OK };
+  /**
+   * ACK (WIRE.md 6.8; upstream acknowledgeMsg, tryDelMsg, tryDelPeekMsg). Judged against the
+   * message this connection was given; the head is deleted only when it is that message.
+   */
+  private ack(q: QueueRecord, c: QueueCall, msgId: Uint8Array, now: number): QueueResult {
+    const conn = c.conn;
+    if (conn === null) return err("NO_MSG");
+    if (conn.mode === "get") {
+      if (!names(msgId, conn.delivered)) return err("NO_MSG");
+      const head = this.head(false, now);
+      if (head !== null && equalBytes(head.msg_id, msgId)) this.deleteHead(q, head, true);
+      return { reply: OK, conn: { mode: "get", delivered: null } };
+    }
+    // Taken over by another connection (its END may still be on the way): nothing delivered here.
+    if (q.subscriber !== c.session || q.sub_gen !== conn.gen) return err("NO_MSG");
+    const head = this.head(false, now);
+    if (!names(msgId, q.delivered ?? head?.msg_id ?? null)) return err("NO_MSG");
+    if (head !== null && equalBytes(head.msg_id, msgId)) this.deleteHead(q, head, false);
+    // From here the subscriber's delivered message is the head again (or none).
+    this.store.update({ delivered: null });
+    const next = this.store.messageCount() > 0 ? this.head(true, now) : null;
+    return { reply: next ? msg(next) : OK };
   }
 
-  private get(c: QueueCall): QueueResult {
-    if (c.mode === "sub") return err("CMD PROHIBITED");
-    const head = this.head();
-    return { reply: head ? this.msg(head) : OK, mode: "get" };
+  /** GET (WIRE.md 6.9; upstream getMessage): the head, now this reader's delivered message. */
+  private get(c: QueueCall, now: number): QueueResult {
+    if (c.conn?.mode === "sub") return err("CMD PROHIBITED");
+    const head = this.head(true, now);
+    return { reply: head ? msg(head) : OK, conn: { mode: "get", delivered: head?.msg_id ?? null } };
   }
 
+  /** DEL (WIRE.md 6.10): DELD to another connection's subscription, then the object's storage goes. */
   private async delete(q: QueueRecord, c: QueueCall): Promise<QueueResult> {
-    if (q.subscriber !== null && q.subscriber !== c.session) this.pushTo(q.subscriber, q, { tag: "DELD" });
-    this.record = null;
+    if (q.subscriber !== null && q.subscriber !== c.session) this.pushTo(q.subscriber, q.sub_gen, q, { tag: "DELD" });
+    this.store.forget(true);
     // Frees the object's storage entirely, alarm included (compatibility date ≥ 2026-02-24).
     await this.ctx.storage.deleteAll();
-    this.record = null;
-    this.count = 0;
+    this.store.forget(true);
     this.alarmAt = null;
-    return { reply: OK, mode: null };
+    return { reply: OK, conn: null };
   }
 
-  private info(q: QueueRecord, c: QueueCall): ServerResponse {
-    const head = this.head(false);
+  /** QUE → INFO (WIRE.md 6.11; upstream getQueueInfo): qiSub is this connection's own view. */
+  private info(q: QueueRecord, c: QueueCall, now: number): ServerResponse {
+    const head = this.head(false, now);
     const info: Record<string, unknown> = { qiSnd: q.snd_key !== null, qiNtf: false };
-    if (c.mode !== null) {
-      info.qiSub = {
-        qSubThread: c.mode === "sub" ? "subThread" : "noSub",
-        ...(head ? { qDelivered: base64.encode(head.msg_id) } : {}),
-      };
+    const conn = c.conn;
+    if (conn?.mode === "get") {
+      info.qiSub = { qSubThread: "prohibitSub", ...(conn.delivered ? { qDelivered: base64.encode(conn.delivered) } : {}) };
+    } else if (conn?.mode === "sub" && q.subscriber === c.session && q.sub_gen === conn.gen) {
+      const delivered = q.delivered ?? head?.msg_id ?? null;
+      info.qiSub = { qSubThread: "noSub", ...(delivered ? { qDelivered: base64.encode(delivered) } : {}) };
     }
-    info.qiSize = this.messageCount();
+    info.qiSize = this.store.messageCount();
     if (head) {
       info.qiMsg = {
         msgId: base64.encode(head.msg_id),
@@ -287,87 +277,58 @@ export class QueueDO extends DurableObject<Env> {
     return { tag: "INFO", json: JSON.stringify(info) };
   }
 
-  // ---- Expiry ----
+  // ---- Delivered messages and expiry ----
 
-  /** Deletes expired messages and re-arms for the next expiry. Safe to run twice. */
+  /**
+   * Deletes the head message. When the subscriber was given it (it holds no delivered message of
+   * its own but the head) and someone else removes it (a GET reader's ACK, expiry), its id is
+   * written down: the subscriber's ACK of it must still be answered with the next message.
+   */
+  private deleteHead(q: QueueRecord, head: MessageRow, byOther: boolean): void {
+    if (byOther && q.subscriber !== null && q.delivered === null) this.store.update({ delivered: head.msg_id });
+    this.store.deleteMessage(head.seq);
+  }
+
+  /** The oldest unexpired message at `now` (ms); expired ones are deleted first (the alarm may run late). */
+  private head(withBody: boolean, now: number): MessageRow | null {
+    const row = this.store.oldest(withBody);
+    if (row === null || row.expires > now) return row;
+    this.expire(now);
+    return this.store.oldest(withBody);
+  }
+
+  /** Deletes what expired at `now`, writing down a subscriber's delivered head that goes with it. */
+  private expire(now: number): void {
+    const q = this.store.load();
+    if (q === null) return;
+    const head = q.subscriber !== null && q.delivered === null ? this.store.oldest(false) : null;
+    if (this.store.deleteExpired(now) > 0 && head !== null && head.expires <= now) this.store.update({ delivered: head.msg_id });
+  }
+
+  /** The expiry alarm: deletes expired messages and re-arms for the next. Safe to run twice. */
   override async alarm(): Promise<void> {
     metrics.alarms++;
-    if (this.load() === null) return;
-    this.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
-    this.count = undefined;
-    const next = (this.exec<{ e: number | null }>("SELECT MIN(expires) AS e FROM msg")[0]?.e ?? null);
+    if (this.store.load() === null) return;
+    this.expire(Date.now());
+    const next = this.store.nextExpiry();
     this.alarmAt = next;
     if (next !== null) {
       metrics.alarmWrites++;
       await this.ctx.storage.setAlarm(next);
     }
-    const q = this.load();
-    if (q && !q.can_write && this.messageCount() === 0) this.update("can_write = 1");
   }
 
-  // ---- Storage helpers ----
-
-  private load(): QueueRecord | null {
-    if (this.record === undefined) {
-      const exists = this.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue'").length > 0;
-      const row = exists ? this.exec("SELECT * FROM queue WHERE id = 1")[0] : undefined;
-      this.record = (row as unknown as QueueRecord | undefined) ?? null;
-      if (this.record) {
-        const r = this.record;
-        r.rcv_id = bytes(r.rcv_id);
-        r.snd_id = bytes(r.snd_id);
-        r.rcv_key = bytes(r.rcv_key);
-        r.snd_key = r.snd_key === null ? null : bytes(r.snd_key);
-        r.dh_secret = bytes(r.dh_secret);
-      }
-    }
-    return this.record;
-  }
-
-  private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
-    return execCounted<T>(this.sql, query, ...bindings);
-  }
-
-  private update(assignment: string, ...values: SqlStorageValue[]): void {
-    this.exec(`UPDATE queue SET ${assignment} WHERE id = 1`, ...values);
-    this.record = undefined;
-  }
-
-  private messageCount(): number {
-    this.count ??= this.exec<{ n: number }>("SELECT COUNT(*) AS n FROM msg")[0]?.n ?? 0;
-    return this.count;
-  }
-
-  /** The oldest unexpired message: the one delivered, or next to be. Without its body: an empty one. */
-  private head(withBody = true): MessageRow | null {
-    const row = this.exec(withBody ? "SELECT * FROM msg ORDER BY seq LIMIT 1" : "SELECT seq, msg_id, ts, quota, expires FROM msg ORDER BY seq LIMIT 1")[0];
-    if (!row) return null;
-    if ((row.expires as number) <= Date.now()) {
-      // The alarm may run late; never deliver what has expired.
-      this.exec("DELETE FROM msg WHERE expires <= ?", Date.now());
-      this.count = undefined;
-      return this.head(withBody);
-    }
-    return { ...(row as unknown as MessageRow), msg_id: bytes(row.msg_id), body: withBody ? bytes(row.body) : new Uint8Array(0) };
-  }
+  // ---- Storage and pushes ----
 
   /** Stores a message encrypted for the recipient: the body is sealed once, here. */
-  private insert(q: QueueRecord, ts: number, plaintext: Uint8Array, quota: boolean): MessageRow {
+  private insert(q: QueueRecord, ts: number, now: number, plaintext: Uint8Array, quota: boolean): MessageRow {
     const msgId = randomBytes(24);
-    const expires = Date.now() + this.config.messageTtlSeconds * 1000;
+    const expires = now + this.config.messageTtlSeconds * 1000;
     const body = cryptoBox(q.dh_secret, msgId, pad(plaintext, MSG_PADDED));
-    const n = this.messageCount();
-    const seq = this.exec<{ seq: number }>(
-      "INSERT INTO msg (msg_id, ts, quota, expires, body) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-      blob(msgId),
-      ts,
-      quota ? 1 : 0,
-      expires,
-      blob(body),
-    )[0]!.seq;
-    this.count = n + 1;
+    const row = { msg_id: msgId, ts, quota: quota ? 1 : 0, expires, body };
+    const seq = this.store.insert(row);
     void this.armAlarm(expires);
-    return { seq, msg_id: msgId, ts, quota: quota ? 1 : 0, expires, body };
+    return { seq, ...row };
   }
 
   /** Keeps an alarm at or before the earliest expiry, writing it only when it must move. */
@@ -380,20 +341,16 @@ export class QueueDO extends DurableObject<Env> {
     }
   }
 
-  private msg(m: MessageRow): ServerResponse {
-    return { tag: "MSG", msgId: m.msg_id, body: m.body };
-  }
-
   /**
    * Pushes to a subscriber Session by its object id, without holding up the reply. A Session
-   * whose socket is gone (or that no longer counts itself subscribed) answers false, and the
-   * queue forgets it.
+   * whose socket is gone, or that no longer holds this subscription generation, answers false:
+   * the queue then forgets that subscription (a newer one stays).
    */
-  private pushTo(session: string, q: QueueRecord, response: ServerResponse): void {
+  private pushTo(session: string, gen: number, q: QueueRecord, response: ServerResponse): void {
     const stub = this.env.SESSION.get(this.env.SESSION.idFromString(session));
-    void stub.push(q.name, q.rcv_id, response).then(
+    void stub.push(q.name, q.rcv_id, response, gen).then(
       (delivered) => {
-        if (!delivered && response.tag === "MSG") this.dropSubscriber(session);
+        if (!delivered) this.dropSubscriber(session, gen);
       },
       (e: unknown) => {
         // A failed call says nothing about the subscriber: keep it. The message stays pending
@@ -403,14 +360,19 @@ export class QueueDO extends DurableObject<Env> {
     );
   }
 
-  private dropSubscriber(session: string): void {
-    const q = this.load();
-    if (q !== null && q.subscriber === session) this.update("subscriber = NULL");
+  private dropSubscriber(session: string, gen: number): void {
+    const q = this.store.load();
+    if (q !== null && q.subscriber === session && q.sub_gen === gen) this.store.update({ subscriber: null, delivered: null });
   }
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
+/** ACK's msgId names the delivered message: equal to it, or empty for "whatever was delivered". */
+function names(msgId: Uint8Array, delivered: Uint8Array | null): boolean {
+  return delivered !== null && (msgId.length === 0 || equalBytes(msgId, delivered));
+}
+
+function msg(m: MessageRow): ServerResponse {
+  return { tag: "MSG", msgId: m.msg_id, body: m.body };
 }
 
 function int64(n: number): Uint8Array {

@@ -18,9 +18,9 @@ import { randomBytes } from "../crypto/random.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { encodeResponse, type ServerResponse } from "../protocol/commands.js";
 import { readConfig, type RelayConfig } from "./config.js";
-import { ConnModes } from "./connModes.js";
+import { ConnQueues } from "./connQueues.js";
 import { metrics } from "./metrics.js";
-import { execute, prepare, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
+import { execute, prepare, refuseBusy, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
 import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
 import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
@@ -41,14 +41,18 @@ export class SessionDO extends DurableObject<Env> {
    * is in flight, so it never keeps the object from hibernating.
    */
   private tail: Promise<void> = Promise.resolve();
-  /** Frames received and not handled yet; bounded by MAX_PENDING_BLOCKS. */
+  /**
+   * Frames received and not handled yet. Past MAX_PENDING_BLOCKS a block's commands are refused
+   * (ERR QUOTA each, nothing run): the Hibernation API cannot stop reading, so that is the
+   * backpressure a fast client gets. Past twice as many the client is flooding and is closed.
+   */
   private pending = 0;
-  private readonly modes: ConnModes;
+  private readonly conns: ConnQueues;
   private configCache: RelayConfig | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.modes = new ConnModes(ctx.storage.sql);
+    this.conns = new ConnQueues(ctx.storage.sql);
   }
 
   /** Read on first use, not in the constructor: a bad var fails a request, never the object. */
@@ -57,19 +61,21 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   /**
-   * RPC from a Queue object: deliver MSG, END or DELD for one of this connection's queues.
-   * False when the socket is gone or this connection no longer holds the subscription: the
-   * queue then forgets this subscriber.
+   * RPC from a Queue object: deliver MSG, END or DELD for subscription generation `gen` of one of
+   * this connection's queues. False when the socket is gone or this connection does not hold that
+   * generation (it was ended, or a newer SUB replaced it): the push is dropped, and the queue
+   * forgets the subscription if it is still its current one.
    */
-  async push(queue: string, entityId: Uint8Array, response: ServerResponse): Promise<boolean> {
+  async push(queue: string, entityId: Uint8Array, response: ServerResponse, gen: number): Promise<boolean> {
     metrics.rpc.sessionPush++;
-    // After the block in progress: its replies (a SOK, say) go out first, and the subscription it
-    // may be setting up is recorded before an END or MSG for it is judged.
-    await this.tail;
+    // After the blocks in progress: their replies (a SOK, say) go out first, and a subscription
+    // they set up is recorded before a push is judged against it.
+    await this.settled();
     const ws = this.ctx.getWebSockets()[0];
     const state = ws ? readState(ws) : null;
-    if (!ws || state?.phase !== "open" || this.modes.get(queue) !== "sub") return false;
-    if (response.tag === "END" || response.tag === "DELD") this.modes.set(queue, null);
+    const conn = this.conns.get(queue);
+    if (!ws || state?.phase !== "open" || conn?.mode !== "sub" || conn.gen !== gen) return false;
+    if (response.tag === "END" || response.tag === "DELD") this.conns.set(queue, null);
     sendTransmissions(ws, [{ corrId: EMPTY, entityId, command: encodeResponse(response) }]);
     return true;
   }
@@ -113,33 +119,54 @@ export class SessionDO extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     metrics.wsMessagesIn++;
-    if (this.pending >= this.config.maxPendingBlocks) {
-      // A client that sends faster than its blocks can be handled is flooding: end it.
+    const limit = this.config.maxPendingBlocks;
+    if (this.pending >= 2 * limit) {
+      // Far past the bound even a fast client stays under: flooding. End it.
       close(ws, CLOSE_POLICY, "too many pending blocks");
       return Promise.resolve();
     }
+    const refuse = this.pending >= limit;
     this.pending++;
-    const run = this.tail.then(() => this.onFrame(ws, message)).finally(() => this.pending--);
+    const run = this.tail.then(() => this.onFrame(ws, message, refuse)).finally(() => this.pending--);
     this.tail = run.catch(() => {});
     return run;
   }
 
+  /** Resolves when no frame is being handled or waiting: also those that arrive meanwhile. */
+  private async settled(): Promise<void> {
+    let t: Promise<void>;
+    do {
+      t = this.tail;
+      await t;
+    } while (t !== this.tail);
+  }
+
   /** The handshake deadline: closes a connection that is still waiting for its client hello. */
-  override alarm(): void {
-    for (const ws of this.ctx.getWebSockets()) {
+  override async alarm(): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    // An alarm set while the socket was closing outlived it: nothing here is needed any more.
+    if (sockets.length === 0) return this.ctx.storage.deleteAll();
+    for (const ws of sockets) {
       if (readState(ws)?.phase === "handshake") close(ws, CLOSE_POLICY, "handshake timeout");
     }
   }
 
-  override async webSocketClose(_ws: WebSocket, _code: number, _reason: string, _wasClean: boolean): Promise<void> {
-    // Subscriptions end with the connection. Queues learn it lazily: their next push is refused.
-    this.modes.clear();
+  /**
+   * The client closed: answer its Close (with the Hibernation API the runtime may leave that to
+   * us, and the client would otherwise wait and see 1006), let the blocks in flight finish, then
+   * free all storage. Subscriptions end with the connection, silently (WIRE.md 8); queues learn
+   * it lazily, when their next push is refused.
+   */
+  override async webSocketClose(ws: WebSocket, code: number, reason: string, _wasClean: boolean): Promise<void> {
+    this.conns.close();
+    reciprocateClose(ws, code, reason);
+    await this.settled();
     await this.ctx.storage.deleteAll();
   }
 
   override webSocketError(_ws: WebSocket, _error: unknown): void {}
 
-  private async onFrame(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+  private async onFrame(ws: WebSocket, message: string | ArrayBuffer, refuse: boolean): Promise<void> {
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return; // closed while this frame waited
     if (typeof message === "string") return close(ws, CLOSE_UNSUPPORTED, "BLOCK");
     // Exactly one 16384-byte block per frame; anything else is a fatal transport error (BLOCK).
@@ -149,7 +176,7 @@ export class SessionDO extends DurableObject<Env> {
     const frame = new Uint8Array(message);
     try {
       if (state.phase === "handshake") await this.onClientHello(ws, state, frame);
-      else await this.onBlock(ws, state, frame);
+      else await this.onBlock(ws, state, frame, refuse);
     } catch (e) {
       console.error("session error", e instanceof Error ? e.message : String(e));
       close(ws, CLOSE_INTERNAL, "INTERNAL");
@@ -192,7 +219,7 @@ export class SessionDO extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
   }
 
-  private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array): Promise<void> {
+  private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array, refuse: boolean): Promise<void> {
     // Step the receive chain and persist it before anything awaits.
     const { content, next } = decryptBlock(state.rcv, frame);
     writeState(ws, { ...state, rcv: next });
@@ -209,6 +236,7 @@ export class SessionDO extends DurableObject<Env> {
       sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
       return;
     }
+    if (refuse) return sendTransmissions(ws, items.map((raw) => toTransmission(refuseBusy(raw))));
     const outcomes = await this.run(ws, items, state);
     const out: Reply[] = outcomes.map((o) => o.reply);
     for (const o of outcomes) if (o.push) out.push(o.push);
@@ -229,9 +257,9 @@ export class SessionDO extends DurableObject<Env> {
       sessionPriv: state.sessionPriv,
       ids,
       config: this.config,
-      modeOf: (q) => this.modes.get(q),
-      setMode: (q, m) => this.modes.set(q, m),
-      canSubscribe: (q) => this.modes.get(q) === "sub" || this.modes.subscriptions() < config.maxSubscriptions,
+      connOf: (q) => this.conns.get(q),
+      setConn: (q, entry) => this.conns.set(q, entry),
+      canSubscribe: (q) => this.conns.get(q)?.mode === "sub" || this.conns.subscriptions() < config.maxSubscriptions,
       takeNewQueueToken: () => takeToken(ws, config.newQueuesPerMinute),
     };
     const prepared = items.map((raw) => prepare(raw, ids));
@@ -285,6 +313,16 @@ export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[]): void
   }
   writeState(ws, { ...state, snd });
   for (const b of blocks) ws.send(b);
+}
+
+/** Echoes the client's close code; 1000 for those that may not be sent (1005, 1006, 1015). */
+function reciprocateClose(ws: WebSocket, code: number, reason: string): void {
+  const sendable = code === 1000 || (code >= 1001 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  try {
+    ws.close(sendable ? code : 1000, reason);
+  } catch {
+    close(ws, 1000, "");
+  }
 }
 
 function close(ws: WebSocket, code: number, reason: string): void {

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connect, type SMPClient } from "../../src/client/client.js";
 import { SMPProtocolError } from "../../src/client/errors.js";
-import { createQueue, deleteQueue, sendMessage, subscribe } from "../../src/client/queues.js";
+import { createQueue, deleteQueue, queueInfo, sendMessage, subscribe } from "../../src/client/queues.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { parseAddress } from "../../src/protocol/address.js";
-import { encodeBatch } from "../../src/protocol/batch.js";
-import { encodeCommand } from "../../src/protocol/commands.js";
+import { encodeBatch, packBatches } from "../../src/protocol/batch.js";
+import { encodeCommand, type ServerResponse } from "../../src/protocol/commands.js";
 import { encodeClientTransmission, encodeSigned } from "../../src/protocol/transmission.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { startRelay, type RunningRelay } from "../helpers/relay.js";
@@ -74,22 +74,55 @@ describe("limits", () => {
     sub.close();
   });
 
-  it("closes a connection that floods blocks faster than they are handled", async () => {
+  it("answers the commands of blocks past MAX_PENDING_BLOCKS with ERR QUOTA, runs none of them, and keeps a fast client", async () => {
+    const fast = await open();
+    const owner = await open();
+    const q = await createQueue(owner, { subscribe: false });
+    // 40 blocks of one SEND each (each needs a Queue call), put on the wire at once.
+    const replies: Promise<ServerResponse>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const corrId = randomBytes(24);
+      const t = encodeClientTransmission(new Uint8Array(0), encodeSigned(corrId, q.sndId, encodeCommand({ tag: "SEND", notify: false, body: new Uint8Array(100) })));
+      replies.push(fast.expectReply(corrId));
+      fast.sendFrame(fast.sealBlock(encodeBatch([t])));
+    }
+    const got = await Promise.all(replies);
+    const ok = got.filter((r) => r.tag === "OK").length;
+    const refused = got.filter((r) => r.tag === "ERR" && r.code === "QUOTA").length;
+    expect(ok + refused).toBe(40);
+    expect(refused).toBeGreaterThan(0);
+    expect(ok).toBeGreaterThan(0);
+    // Only the SENDs answered OK were stored.
+    expect((await queueInfo(owner, q)).qiSize).toBe(ok);
+    expect(fast.isOpen).toBe(true);
+    await fast.ping();
+    fast.close();
+    owner.close();
+  });
+
+  it("closes a connection that floods blocks faster than even refusing them keeps up", async () => {
     const victim = await open();
     const other = await open();
     const owner = await open();
     const q = await createQueue(owner, { subscribe: false });
-    // 40 blocks of SENDs (each needs a Queue call) put on the wire at once.
-    for (let i = 0; i < 40; i++) {
+    // A first block as full of SENDs to one queue as fits (they run one after another), then 600
+    // blocks, sealed first and written in one go: they pile up behind it, far past twice
+    // MAX_PENDING_BLOCKS. (Blocks that are only refused are handled as fast as they arrive.)
+    const send = (): Uint8Array =>
+      encodeClientTransmission(new Uint8Array(0), encodeSigned(randomBytes(24), q.sndId, encodeCommand({ tag: "SEND", notify: false, body: new Uint8Array(10) })));
+    const frames: Uint8Array[] = [victim.sealBlock(encodeBatch(packBatches(Array.from({ length: 400 }, send))[0]!))];
+    for (let i = 0; i < 600; i++) {
       const corrId = randomBytes(24);
       const t = encodeClientTransmission(new Uint8Array(0), encodeSigned(corrId, q.sndId, encodeCommand({ tag: "SEND", notify: false, body: new Uint8Array(100) })));
-      victim.sendFrame(victim.sealBlock(encodeBatch([t])));
+      frames.push(victim.sealBlock(encodeBatch([t])));
     }
+    for (const f of frames) victim.sendFrame(f);
     const closed = await victim.closed;
     expect(closed.code).toBe(1008);
     expect(closed.reason).toBe("too many pending blocks");
+    // The others are unaffected (the flooded queue itself is full by now: another one).
     await other.ping();
-    await sendMessage(other, q.sndId, new Uint8Array(10));
+    await sendMessage(other, (await createQueue(owner, { subscribe: false })).sndId, new Uint8Array(10));
     other.close();
     owner.close();
   });
