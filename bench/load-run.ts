@@ -1,8 +1,9 @@
 // The load run behind `npm run load` (bench/load.ts) and test/integration/load.test.ts: N
 // connections, Q queues, M messages per queue against one relay, every message checked.
 //
-// Half of the connections are recipients: each creates its share of the queues, subscribed. The
-// other half are senders: each secures its share with SKEY and sends to them. Every queue is
+// Half of the connections are recipients (or all but `senders`): each creates its share of the
+// queues, subscribed. The others are senders: each secures its share with SKEY and sends to them.
+// (A burst, bench/load-burst.ts, is this run with one sender that sends to every queue at once.) Every queue is
 // ACK-driven on its own: its next SEND goes out when its previous message reaches the recipient
 // (who ACKs it at once), so each queue has one message in flight and Q queues run side by side.
 // Each body carries its queue and sequence number; test/helpers/delivery-check.ts checks every
@@ -25,8 +26,10 @@ import { startRelay, type RunningRelay } from "../test/helpers/relay.js";
 import { fmt, percentile } from "./format.js";
 
 export interface LoadOptions {
-  /** Connections in all, at least 2: half recipients, half senders. */
+  /** Connections in all, at least 2: recipients and senders (see `senders`). */
   connections: number;
+  /** Sender connections, 1 to connections − 1 (default: half of `connections`, rounded down). */
+  senders?: number;
   queues: number;
   /** Messages per queue. */
   messages: number;
@@ -40,8 +43,14 @@ export interface LoadOptions {
   timeoutMs: number;
   /** SEND body size in bytes (at least 32). */
   msgBytes?: number;
-  /** Commands in flight per connection at most (the relay closes a connection with too many blocks pending). */
+  /**
+   * Commands in flight per connection at most, in the load generator (default 32). The client
+   * library keeps its own bound on blocks in flight (`blocksInFlight`), so this may exceed the
+   * relay's MAX_PENDING_BLOCKS: what it does not send at once waits in the client.
+   */
   window?: number;
+  /** Blocks in flight per connection at most, the client's maxBlocksInFlight (default 8). */
+  blocksInFlight?: number;
   /** How long a command waits for its reply before it counts as lost, ms (default 120 s). */
   commandTimeoutMs?: number;
   /** Open dropped connections again (default true). */
@@ -94,6 +103,8 @@ export interface LoadResult {
   /** SEND called → MSG reached the recipient's connection, first delivery, ms. */
   latencyMs: { p50: number; p90: number; p99: number; max: number; samples: number };
   reconnects: number;
+  /** Connections that dropped during the run (reopened or not). */
+  drops: number;
   /** Commands whose reply did not come within the command timeout (a SEND's then counts as uncertain; an ACK is sent again). */
   timeouts: number;
   /** Command errors (ERR replies, unexpected pushes), other than those of a dropped connection. */
@@ -188,6 +199,7 @@ class Conn {
       pingInterval: 0,
       commandTimeout: this.run.commandTimeoutMs,
       handshakeTimeout: 10_000,
+      ...(this.run.opts.blocksInFlight !== undefined ? { maxBlocksInFlight: this.run.opts.blocksInFlight } : {}),
     });
     this.client = c;
     c.onPush((p) => this.run.onPush(this, c, p.entityId, p.response));
@@ -225,6 +237,7 @@ class Run {
   readonly failures: string[] = [];
   stopped = false;
   reconnects = 0;
+  drops = 0;
   errors = 0;
   /** Commands whose reply did not come within the command timeout, and replies that came later. */
   timeouts = 0;
@@ -367,6 +380,7 @@ class Run {
 
   onDrop(conn: Conn): void {
     if (this.stopped) return;
+    this.drops++;
     if (this.opts.reconnect === false) {
       this.fail(`${conn.name} dropped`);
       return;
@@ -431,8 +445,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (opts.url === undefined) stage("starting a local relay (wrangler dev on 127.0.0.1)");
   const { wsUrl, address, relay } = await target(opts);
   const run = new Run(wsUrl, parseAddress(address).keyHash, opts, opts.window ?? 32, msgBytes, opts.commandTimeoutMs ?? 120_000);
-  const nRecipients = Math.ceil(opts.connections / 2);
-  const nSenders = opts.connections - nRecipients;
+  const nSenders = opts.senders ?? Math.floor(opts.connections / 2);
+  if (!Number.isInteger(nSenders) || nSenders < 1 || nSenders >= opts.connections) throw new LoadError(`senders must be 1 to ${opts.connections - 1}, not ${nSenders}`);
+  const nRecipients = opts.connections - nSenders;
   const recipients = Array.from({ length: nRecipients }, (_, i) => new Conn(`recipient ${i}`, "recipient", run));
   const senders = Array.from({ length: nSenders }, (_, i) => new Conn(`sender ${i}`, "sender", run));
   const all = [...recipients, ...senders];
@@ -555,6 +570,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     rate: check.delivered / Math.max(0.001, runSeconds),
     latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), max: lat.length ? Math.max(...lat) : NaN, samples: lat.length },
     reconnects: run.reconnects,
+    drops: run.drops,
     timeouts: run.timeouts,
     errors: run.errors,
     timedOut,
@@ -578,6 +594,7 @@ export function formatSummary(r: LoadResult): string {
     `out of order ${r.outOfOrder}`,
     `SEND → MSG   p50 ${fmt(l.p50, 1)} ms  p90 ${fmt(l.p90, 1)} ms  p99 ${fmt(l.p99, 1)} ms  max ${fmt(l.max, 1)} ms  (${l.samples} messages)`,
   ];
+  if (r.drops > 0) lines.push(`dropped      ${r.drops} connections`);
   if (r.reconnects > 0) lines.push(`reconnects   ${r.reconnects}`);
   if (r.timeouts > 0) lines.push(`timeouts     ${r.timeouts} commands without a reply within the command timeout`);
   if (r.errors > 0) lines.push(`errors       ${r.errors}`);

@@ -2,10 +2,12 @@
 // starts, or any with --url), ACK-driven per queue, with a progress line every second; reports
 // sent, delivered, lost, duplicated (by msgId and by content), out of order and SEND → MSG
 // latency percentiles, and exits non-zero on any loss or any duplicate that is not a legitimate
-// redelivery. See bench/load-run.ts for how the load is made and checked.
+// redelivery. See bench/load-run.ts for how the load is made and checked. `--burst N` is one
+// sender connection issuing N SENDs at once (bench/load-burst.ts).
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { fmt } from "./format.js";
+import { BURST_MSG_BYTES, BURST_QUEUES_PER_RECIPIENT, burstLoad } from "./load-burst.js";
 import { formatSummary, LoadError, runLoad, type LoadOptions, type LoadResult, type Progress } from "./load-run.js";
 import { cliOptions, intOption, UsageError } from "./options.js";
 
@@ -14,20 +16,28 @@ const HELP = `usage: npm run load -- [options]
   --connections N   connections, half recipients and half senders (default 100)
   --queues Q        queues, spread over the recipients (default 1000)
   --messages M      messages per queue (default 10)
+  --burst N         instead of --queues and --messages: one sender connection issues N SENDs
+                    at once, one to each of N queues (bodies of ${BURST_MSG_BYTES} bytes unless --msg-bytes)
+                    made by N / ${BURST_QUEUES_PER_RECIPIENT} recipient connections (or --connections minus the
+                    sender); any connection that drops fails the run
   --url URL         ws:// or wss:// URL of a running relay (default: start a local one on 127.0.0.1)
   --address ADDR    its smp://keyHash@host address (default: read from /health next to --url)
   --password P      the relay's queue-creation password, if it has one
   --timeout S       time limit of the whole run in seconds (default 600)
   --msg-bytes B     SEND body size, 32..16048 (default 100)
-  --window W        commands in flight per connection at most (default 32; the relay closes a
-                    connection with more blocks pending than its MAX_PENDING_BLOCKS, 64)
+  --window W        commands in flight per connection at most, in this load generator (default
+                    32; with --burst, N)
+  --blocks B        blocks in flight per connection at most, the client library's own window
+                    (maxBlocksInFlight, default 8): commands past it wait in the client. Keep it
+                    well below the relay's MAX_PENDING_BLOCKS (64), which --window may exceed
   --json FILE       also write the figures as JSON
   --help
 
 Each recipient connection creates and subscribes to its share of the queues, so Q / (N / 2)
-must stay within the relay's per-connection limits: NEW_QUEUES_PER_MINUTE (60) and
-MAX_SUBSCRIPTIONS (5000). Exit status: 0 when every message sent was delivered once and in
-order, 1 otherwise, 2 for bad options or a run that could not start.`;
+(with --burst, N / recipients) must stay within the relay's per-connection limits:
+NEW_QUEUES_PER_MINUTE (60) and MAX_SUBSCRIPTIONS (5000). Exit status: 0 when every message
+sent was delivered once and in order, 1 otherwise, 2 for bad options or a run that could not
+start.`;
 
 
 interface Cli extends LoadOptions {
@@ -47,6 +57,8 @@ function parseOptions(argv: string[]): Cli | null {
       timeout: { type: "string" },
       "msg-bytes": { type: "string" },
       window: { type: "string" },
+      blocks: { type: "string" },
+      burst: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean" },
     },
@@ -55,17 +67,33 @@ function parseOptions(argv: string[]): Cli | null {
   if (values.help) return null;
   const int = intOption;
   if (values.address !== undefined && values.url === undefined) throw new UsageError("--address needs --url");
-  return {
-    connections: int("connections", values.connections, 100, 2, 10_000),
-    queues: int("queues", values.queues, 1000, 1, 1_000_000),
-    messages: int("messages", values.messages, 10, 1, 1_000_000),
+  const common = {
     ...(values.url !== undefined ? { url: values.url } : {}),
     ...(values.address !== undefined ? { address: values.address } : {}),
     ...(values.password !== undefined ? { password: values.password } : {}),
     timeoutMs: int("timeout", values.timeout, 600, 1, 7 * 24 * 3600) * 1000,
+    blocksInFlight: int("blocks", values.blocks, 8, 1, 1024),
+  };
+  const json = values.json ?? null;
+  if (values.burst !== undefined) {
+    if (values.queues !== undefined || values.messages !== undefined) throw new UsageError("--burst N sends one message to each of N queues: leave out --queues and --messages");
+    const n = int("burst", values.burst, 0, 1, 100_000);
+    const connections = values.connections === undefined ? undefined : int("connections", values.connections, 0, 2, 10_000) - 1;
+    const burst = burstLoad(n, {
+      ...common,
+      msgBytes: int("msg-bytes", values["msg-bytes"], BURST_MSG_BYTES, 32, 16048),
+      window: int("window", values.window, n, 1, 100_000),
+    }, connections);
+    return { ...burst, json };
+  }
+  return {
+    ...common,
+    connections: int("connections", values.connections, 100, 2, 10_000),
+    queues: int("queues", values.queues, 1000, 1, 1_000_000),
+    messages: int("messages", values.messages, 10, 1, 1_000_000),
     msgBytes: int("msg-bytes", values["msg-bytes"], 100, 32, 16048),
-    window: int("window", values.window, 32, 1, 1024),
-    json: values.json ?? null,
+    window: int("window", values.window, 32, 1, 100_000),
+    json,
   };
 }
 

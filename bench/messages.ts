@@ -14,6 +14,7 @@ import {
   type MessageBody,
   type RecipientQueue,
 } from "../src/client/queues.js";
+import { decodeBatch } from "../src/protocol/batch.js";
 import { hex } from "../src/protocol/encoding.js";
 import { decodeClientTransmission } from "../src/protocol/transmission.js";
 import { generateX25519, type X25519KeyPair } from "../src/crypto/x25519.js";
@@ -393,8 +394,8 @@ export async function throughput(
 /**
  * Deliveries of the recipient's connection; made before any queue is created or subscribed.
  * With the connections' timed sockets, also the wire timestamps (see Pair): the sender's
- * client is hooked where it queues transmissions (SMPClient.enqueue, internal), so each SEND
- * is stamped when the next block leaves the socket.
+ * client is hooked where it writes a block (SMPClient.writeBlock, internal), so each SEND is
+ * stamped when the block that carries it leaves the socket.
  */
 export function pairOf(sender: SMPClient, recipient: SMPClient, sockets?: { sender: TimedWebSocket; recipient: TimedWebSocket }): Pair {
   const stream = deliveries(recipient);
@@ -407,18 +408,20 @@ export function pairOf(sender: SMPClient, recipient: SMPClient, sockets?: { send
     arrivals.set(key, performance.now());
     if (sockets) wireArrivals.set(key, sockets.recipient.lastFrameAt);
   });
-  const internals = sender as unknown as { enqueue?: (t: Uint8Array) => void };
-  if (sockets && typeof internals.enqueue === "function") {
-    const enqueue = internals.enqueue.bind(sender);
+  const internals = sender as unknown as { writeBlock?: (content: Uint8Array) => void };
+  if (sockets && typeof internals.writeBlock === "function") {
+    const writeBlock = internals.writeBlock.bind(sender);
     const queued: string[] = [];
-    internals.enqueue = (t: Uint8Array): void => {
+    internals.writeBlock = (content: Uint8Array): void => {
       try {
-        const tr = decodeClientTransmission(t);
-        if (decoder.decode(tr.command.subarray(0, 5)) === "SEND ") queued.push(hex(tr.entityId));
+        for (const t of decodeBatch(content)) {
+          const tr = decodeClientTransmission(t);
+          if (decoder.decode(tr.command.subarray(0, 5)) === "SEND ") queued.push(hex(tr.entityId));
+        }
       } catch {
         // not ours to judge
       }
-      enqueue(t);
+      writeBlock(content);
     };
     sockets.sender.onSend = () => {
       const at = performance.now();

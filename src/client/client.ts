@@ -1,9 +1,8 @@
 // SMP client over WebSocket: connect with an identity challenge, verify the relay against the
 // keyHash from its address, then exchange encrypted blocks and match replies by corrId.
 import { base64url } from "../protocol/base64.js";
-import { decodeBatch, encodeBatch, packBatches } from "../protocol/batch.js";
+import { decodeBatch } from "../protocol/batch.js";
 import { decodeResponse, encodeCommand, type ClientCommand, type ServerResponse } from "../protocol/commands.js";
-import { hex } from "../protocol/encoding.js";
 import { decodeServerHello, encodeClientHello, SMP_VERSION } from "../protocol/hello.js";
 import { BLOCK_SIZE, pad, unpad } from "../protocol/padding.js";
 import {
@@ -17,6 +16,7 @@ import { chainInit, decryptBlock, encryptBlock } from "../crypto/blockCipher.js"
 import { encodePublicKey } from "../crypto/keys.js";
 import { randomBytes } from "../crypto/random.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
+import { BlockWindow, checkMaxBlocksInFlight, DEFAULT_MAX_BLOCKS_IN_FLIGHT } from "./blockWindow.js";
 import { ConnectionClosedError, SMPProtocolError, TimeoutError } from "./errors.js";
 import { defaultWebSocket, frameBytes, type WebSocketConstructor, type WebSocketLike } from "./socket.js";
 import { verifyServerHello } from "./verifyServer.js";
@@ -26,8 +26,20 @@ export interface ConnectOptions {
   WebSocket?: WebSocketConstructor;
   /** Keep-alive PING interval in ms (smp-web: 600 s). 0 turns it off. */
   pingInterval?: number;
-  /** How long a command waits for its reply, in ms. */
+  /**
+   * How long a command waits for its reply, in ms (default 10 000), counted from when its block
+   * is sent: time spent waiting for room in the window (see maxBlocksInFlight) does not count.
+   */
   commandTimeout?: number;
+  /**
+   * Blocks in flight at most on this connection (default 8): a block is in flight from when it is
+   * sent until every command in it has had its reply, timed out, or the connection ended. Commands
+   * issued while the window is full wait, in call order, and then leave packed together, as many
+   * per block as fit. Keep it well below the relay's MAX_PENDING_BLOCKS (64 by default), the
+   * blocks a connection may have waiting there: past it the relay refuses the commands of further
+   * blocks (ERR QUOTA) or closes the connection (1008 "too many pending blocks").
+   */
+  maxBlocksInFlight?: number;
   /** How long to wait for the relay's hello, in ms. */
   handshakeTimeout?: number;
 }
@@ -38,21 +50,14 @@ export interface Push {
   response: ServerResponse;
 }
 
-interface Pending {
-  resolve: (r: ServerResponse) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** Signs a command as the holder of an X25519 queue key (the authenticator kind smp-web uses). */
 export interface CommandAuth {
   x25519PrivateKey: Uint8Array;
 }
 
 export class SMPClient {
-  private pending = new Map<string, Pending>();
-  private outbox: Uint8Array[] = [];
-  private flushScheduled = false;
+  /** Commands waiting to be sent and waiting for their replies. */
+  private readonly window: BlockWindow;
   private pushListeners = new Set<(p: Push) => void>();
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private closeInfo: ConnectionClosedError | null = null;
@@ -76,9 +81,15 @@ export class SMPClient {
     readonly serverSessionKey: Uint8Array,
     private snd: Uint8Array,
     private rcv: Uint8Array,
-    private readonly opts: Required<Pick<ConnectOptions, "commandTimeout" | "pingInterval">>,
+    opts: Required<Pick<ConnectOptions, "commandTimeout" | "pingInterval" | "maxBlocksInFlight">>,
   ) {
     this.closed = new Promise((r) => (this.closedResolve = r));
+    this.window = new BlockWindow({
+      maxBlocksInFlight: opts.maxBlocksInFlight,
+      commandTimeout: opts.commandTimeout,
+      // Looked up on each call: bench/messages.ts wraps writeBlock to time SENDs on the wire.
+      sendBlock: (content) => this.writeBlock(content),
+    });
     if (opts.pingInterval > 0) {
       this.pingTimer = setInterval(() => void this.ping().catch(() => {}), opts.pingInterval);
       (this.pingTimer as { unref?: () => void }).unref?.();
@@ -89,14 +100,36 @@ export class SMPClient {
     return this.closeInfo === null;
   }
 
-  /** Sends a command and resolves with the relay's reply (ERR included: see `command`). */
+  /** Blocks sent whose commands have not all had their reply yet (at most maxBlocksInFlight). */
+  get blocksInFlight(): number {
+    return this.window.blocksInFlight;
+  }
+
+  /** Commands called and not sent yet: waiting for room in the window, or being signed. */
+  get commandsWaiting(): number {
+    return this.window.commandsWaiting;
+  }
+
+  /**
+   * Sends a command and resolves with the relay's reply (ERR included: see `command`). Commands go
+   * on the wire in call order, signed ones included, at most maxBlocksInFlight blocks at a time.
+   */
   async request(entityId: Uint8Array, cmd: ClientCommand, auth?: CommandAuth): Promise<ServerResponse> {
     const corrId = randomBytes(24);
     const signed = encodeSigned(corrId, entityId, encodeCommand(cmd));
-    const authorization = auth
-      ? await authenticatorWithSecret(await this.authSecret(auth.x25519PrivateKey), corrId, transmissionForAuth(this.sessionId, signed))
-      : new Uint8Array(0);
-    return this.requestRaw(corrId, encodeClientTransmission(authorization, signed));
+    if (!auth) return this.requestRaw(corrId, encodeClientTransmission(new Uint8Array(0), signed));
+    // Its place in the send order is taken now, before the (asynchronous) signing.
+    const slot = this.window.reserve(corrId);
+    this.authorize(auth, corrId, signed).then(
+      (authorization) => slot.fill(encodeClientTransmission(authorization, signed)),
+      (e: unknown) => slot.fail(e instanceof Error ? e : new Error(String(e))),
+    );
+    return slot.reply;
+  }
+
+  private async authorize(auth: CommandAuth, corrId: Uint8Array, signed: Uint8Array): Promise<Uint8Array> {
+    const secret = await this.authSecret(auth.x25519PrivateKey);
+    return authenticatorWithSecret(secret, corrId, transmissionForAuth(this.sessionId, signed));
   }
 
   private authSecret(key: Uint8Array): Promise<Uint8Array> {
@@ -122,27 +155,23 @@ export class SMPClient {
     if (r.tag !== "PONG") throw new Error(`unexpected reply to PING: ${r.tag}`);
   }
 
-  /** Sends an already-encoded transmission and waits for the reply with this corrId. */
+  /**
+   * Sends an already-encoded transmission (in call order, within the window) and waits for the
+   * reply with this corrId. One larger than a block rejects with RangeError.
+   */
   requestRaw(corrId: Uint8Array, transmission: Uint8Array): Promise<ServerResponse> {
-    const reply = this.expectReply(corrId);
-    if (this.isOpen) this.enqueue(transmission);
-    return reply;
+    const slot = this.window.reserve(corrId);
+    slot.fill(transmission);
+    return slot.reply;
   }
 
   /**
    * Waits for the reply with this corrId without sending anything: for tests and tools that put
-   * their own frames on the wire (sealBlock, sendFrame).
+   * their own frames on the wire (sealBlock, sendFrame). Its timeout counts from now, and such
+   * frames are outside the window.
    */
   expectReply(corrId: Uint8Array): Promise<ServerResponse> {
-    if (this.closeInfo) return Promise.reject(this.closeInfo);
-    const key = hex(corrId);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(key);
-        reject(new TimeoutError(`no reply within ${this.opts.commandTimeout} ms`));
-      }, this.opts.commandTimeout);
-      this.pending.set(key, { resolve, reject, timer });
-    });
+    return this.window.expectReply(corrId);
   }
 
   /** Subscribes to pushes; returns the unsubscribe function. */
@@ -196,23 +225,10 @@ export class SMPClient {
     this.shutdown(new ConnectionClosedError(1000, "closed by client"));
   }
 
-  private enqueue(t: Uint8Array): void {
-    this.outbox.push(t);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Commands issued in the same turn share blocks.
-    queueMicrotask(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const items = this.outbox;
-    this.outbox = [];
-    if (this.closeInfo) return;
-    for (const batch of packBatches(items)) {
-      this.ws.send(this.sealBlock(encodeBatch(batch)));
-      this.stats.blocksSent++;
-    }
+  /** Seals one block of commands (an encoded batch) and sends it; the window decides when. */
+  private writeBlock(content: Uint8Array): void {
+    this.ws.send(this.sealBlock(content));
+    this.stats.blocksSent++;
   }
 
   /** @internal */
@@ -229,14 +245,9 @@ export class SMPClient {
     for (const raw of decodeBatch(content)) {
       const t = decodeServerTransmission(raw);
       const response = decodeResponse(t.command);
-      const p = t.corrId.length > 0 ? this.pending.get(hex(t.corrId)) : undefined;
-      if (p) {
-        this.pending.delete(hex(t.corrId));
-        clearTimeout(p.timer);
-        p.resolve(response);
-        // A MSG that replies to GET or ACK is still a delivery.
-        if (response.tag !== "MSG") continue;
-      }
+      // An empty corrId is a push, never a reply. A MSG that replies to GET or ACK is still a delivery.
+      const replied = t.corrId.length > 0 && this.window.deliver(t.corrId, response);
+      if (replied && response.tag !== "MSG") continue;
       for (const l of this.pushListeners) l({ entityId: t.entityId, response });
     }
   }
@@ -246,11 +257,8 @@ export class SMPClient {
     if (this.closeInfo) return;
     this.closeInfo = info;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(info);
-    }
-    this.pending.clear();
+    // Sent and waiting commands alike fail with this error.
+    this.window.close(info);
     this.closedResolve(info);
   }
 }
@@ -260,6 +268,8 @@ export class SMPClient {
  * identity `keyHash` (from the relay's smp:// address). Rejects if the relay cannot prove it.
  */
 export async function connect(url: string, keyHash: Uint8Array, options: ConnectOptions = {}): Promise<SMPClient> {
+  const maxBlocksInFlight = options.maxBlocksInFlight ?? DEFAULT_MAX_BLOCKS_IN_FLIGHT;
+  checkMaxBlocksInFlight(maxBlocksInFlight); // before a socket is opened
   const WS = options.WebSocket ?? defaultWebSocket();
   const challenge = randomBytes(32);
   const ws = new WS(`${url}${url.includes("?") ? "&" : "?"}challenge=${base64url.encode(challenge)}`);
@@ -332,6 +342,7 @@ export async function connect(url: string, keyHash: Uint8Array, options: Connect
     client = new SMPClient(ws, hello.sessionId, sessionKey, chains.b, chains.a, {
       commandTimeout: options.commandTimeout ?? 10_000,
       pingInterval: options.pingInterval ?? 600_000,
+      maxBlocksInFlight,
     });
     for (const f of early.splice(0)) client.onFrame(f);
     return client;

@@ -1,0 +1,257 @@
+// The small inputs of issue 10 that stopped delivery silently, each against the real objects in
+// workerd: a GET reader beside a subscriber, an ACK of a message that expired while delivered, a
+// late END from an older takeover, and a close during an in-flight SUB. Expected replies are
+// upstream's (Server.hs acknowledgeMsg / tryDelMsg / tryDelPeekMsg, subscribeQueue; WIRE.md 6.8).
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { SMPClient } from "../../src/client/client.js";
+import { createQueue, decryptMessage, queueInfo, register, sendMessage, subscribe, type RecipientQueue } from "../../src/client/queues.js";
+import { base64 } from "../../src/protocol/base64.js";
+import { encodeBatch } from "../../src/protocol/batch.js";
+import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
+import { hex } from "../../src/protocol/encoding.js";
+import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
+import { makeAuthenticator } from "../../src/crypto/authenticator.js";
+import { randomBytes } from "../../src/crypto/random.js";
+import { loadQueueIds } from "../../src/server/identityStore.js";
+import type { QueueDO } from "../../src/server/queue.js";
+import type { SessionDO } from "../../src/server/session.js";
+import { openWithSession } from "./session-of.js";
+
+const utf8 = new TextEncoder();
+const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+interface Conn {
+  client: SMPClient;
+  session: DurableObjectStub<SessionDO>;
+  /**
+   * What arrived for the queue, in order: "MSG <body>" (pushed, or as the reply to ACK or GET:
+   * the client library hands both to its listeners), "END", "DELD".
+   */
+  pushes: string[];
+}
+
+/** Polls until `ready()` holds; fails after `ms` saying what was awaited. */
+async function until(what: string, ready: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function open(q?: RecipientQueue): Promise<Conn> {
+  const { client, session } = await openWithSession();
+  const c: Conn = { client, session, pushes: [] };
+  if (q) watch(c, q);
+  return c;
+}
+
+/** Records the connection's deliveries and pushes for `q`. */
+function watch(c: Conn, q: RecipientQueue): void {
+  register(c.client, q);
+  c.client.onPush((p) => {
+    if (hex(p.entityId) !== hex(q.rcvId)) return;
+    const r = p.response;
+    if (r.tag === "MSG") c.pushes.push(`MSG ${bodyOf(q, r)}`);
+    else if (r.tag === "END" || r.tag === "DELD") c.pushes.push(r.tag);
+  });
+}
+
+function bodyOf(q: RecipientQueue, r: ServerResponse): string {
+  if (r.tag !== "MSG") return r.tag === "ERR" ? `ERR ${r.code}` : r.tag;
+  const m = decryptMessage(q, r.msgId, r.body);
+  return m.quota ? "QUOTA" : text(m.body);
+}
+
+/** A recipient command as sent, with its exact reply (ERR included). */
+function rcv(c: Conn, q: RecipientQueue, cmd: ClientCommand): Promise<ServerResponse> {
+  return c.client.request(q.rcvId, cmd, { x25519PrivateKey: q.rcvAuthKey.privateKey });
+}
+
+/** The reply as text: "OK", "SOK", "MSG <body>", "ERR <code>". */
+const said = (q: RecipientQueue, r: ServerResponse): string => (r.tag === "MSG" ? `MSG ${bodyOf(q, r)}` : r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
+
+async function queueObject(q: RecipientQueue): Promise<{ name: string; stub: DurableObjectStub<QueueDO> }> {
+  const routed = (await loadQueueIds(env)).open(q.rcvId);
+  if (routed === null) throw new Error("rcvId does not open");
+  return { name: routed.queue, stub: env.QUEUE.getByName(routed.queue) };
+}
+
+/** The msgId of the last MSG pushed to `c` for `q`, read from its Queue object's head. */
+async function headId(q: RecipientQueue): Promise<Uint8Array> {
+  const { stub } = await queueObject(q);
+  return runInDurableObject(stub, (_i, state) => new Uint8Array(state.storage.sql.exec<{ m: ArrayBuffer }>("SELECT msg_id AS m FROM msg ORDER BY seq LIMIT 1").one().m));
+}
+
+/** Moves the expiry of the oldest `n` stored messages into the past: the clock moved on. */
+async function expireOldest(q: RecipientQueue, n: number): Promise<void> {
+  const { stub } = await queueObject(q);
+  await runInDurableObject(stub, (_i, state) => {
+    state.storage.sql.exec("UPDATE msg SET expires = ? WHERE seq IN (SELECT seq FROM msg ORDER BY seq LIMIT ?)", Date.now() - 1000, n);
+  });
+}
+
+async function setup(): Promise<{ a: Conn; b: Conn; s: Conn; q: RecipientQueue; send: (body: string) => Promise<void> }> {
+  const a = await open();
+  const q = await createQueue(a.client, { subscribe: true });
+  watch(a, q);
+  const [b, s] = await Promise.all([open(q), open()]);
+  return { a, b, s, q, send: (body) => sendMessage(s.client, q.sndId, utf8.encode(body)) };
+}
+
+const closeAll = (...cs: Conn[]): void => cs.forEach((c) => c.client.isOpen && c.client.close());
+
+describe("a GET reader beside the subscriber (issue 10, input 1)", () => {
+  it("the subscriber's ACK of a message the reader already ACKed answers the next message", async () => {
+    const { a, b, s, q, send } = await setup();
+    await send("m1");
+    await send("m2");
+    await until("m1 pushed to A", () => a.pushes.length === 1);
+    expect(a.pushes).toEqual(["MSG m1"]);
+    const m1 = await headId(q);
+    expect(said(q, await rcv(b, q, { tag: "GET" }))).toBe("MSG m1");
+    expect(said(q, await rcv(b, q, { tag: "ACK", msgId: m1 }))).toBe("OK");
+    // A was given m1 and never ACKed it: its ACK names it, and m2 comes back.
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: m1 }))).toBe("MSG m2");
+    // And delivery goes on: m3 waits for the ACK of m2.
+    const m2 = await headId(q);
+    await send("m3");
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: m2 }))).toBe("MSG m3");
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: await headId(q) }))).toBe("OK");
+    await send("m4");
+    await until("m4 pushed to A", () => a.pushes.includes("MSG m4"));
+    expect(a.pushes).toEqual(["MSG m1", "MSG m2", "MSG m3", "MSG m4"]);
+    closeAll(a, b, s);
+  });
+
+  it("the reader's ACK of a message the subscriber already ACKed is OK and deletes nothing", async () => {
+    const { a, b, s, q, send } = await setup();
+    await send("m1");
+    await send("m2");
+    await until("m1 pushed to A", () => a.pushes.length === 1);
+    const m1 = await headId(q);
+    expect(said(q, await rcv(b, q, { tag: "GET" }))).toBe("MSG m1");
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: m1 }))).toBe("MSG m2");
+    expect(said(q, await rcv(b, q, { tag: "ACK", msgId: m1 }))).toBe("OK");
+    // m2 is still there, still delivered to A.
+    expect((await queueInfo(a.client, q)).qiSize).toBe(1);
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: await headId(q) }))).toBe("OK");
+    // The reader's delivered message is spent: another ACK of it is NO_MSG.
+    expect(said(q, await rcv(b, q, { tag: "ACK", msgId: m1 }))).toBe("ERR NO_MSG");
+    closeAll(a, b, s);
+  });
+});
+
+describe("an ACK of a message that expired while delivered (issue 10, input 2)", () => {
+  for (const how of ["alarm", "lazily"] as const) {
+    it(`answers the next message (expired ${how === "alarm" ? "by the alarm" : "when the queue is next read"})`, async () => {
+      const { a, s, q, send } = await setup();
+      await send("m1");
+      await until("m1 pushed to A", () => a.pushes.length === 1);
+      const m1 = await headId(q);
+      await send("m2");
+      await expireOldest(q, 1);
+      if (how === "alarm") expect(await runDurableObjectAlarm((await queueObject(q)).stub)).toBe(true);
+      // What A was given is still m1, not m2 (which was never sent to it).
+      const info = await queueInfo(a.client, q);
+      expect(info.qiSub?.qDelivered).toBe(base64.encode(m1));
+      expect(info.qiSize).toBe(1);
+      expect(said(q, await rcv(a, q, { tag: "ACK", msgId: m1 }))).toBe("MSG m2");
+      expect(said(q, await rcv(a, q, { tag: "ACK", msgId: await headId(q) }))).toBe("OK");
+      closeAll(a, s);
+    });
+  }
+
+  it("when everything expired, a later message waits for that ACK instead of being lost to it", async () => {
+    const { a, s, q, send } = await setup();
+    await send("m1");
+    await until("m1 pushed to A", () => a.pushes.length === 1);
+    const m1 = await headId(q);
+    await expireOldest(q, 1);
+    expect(await runDurableObjectAlarm((await queueObject(q)).stub)).toBe(true);
+    await send("m2");
+    // Not pushed: A still holds m1 unacknowledged (upstream: one outstanding message). A PING
+    // round trip on A's connection lets a push, had there been one, arrive first.
+    await new Promise((r) => setTimeout(r, 100));
+    await a.client.ping();
+    expect(a.pushes).toEqual(["MSG m1"]);
+    expect(said(q, await rcv(a, q, { tag: "ACK", msgId: m1 }))).toBe("MSG m2");
+    closeAll(a, s);
+  });
+});
+
+describe("a late END from an older takeover (issue 10, input 3)", () => {
+  it("an END for an older subscription generation is dropped by the Session and the newer SUB keeps the queue", async () => {
+    const { a, b, s, q, send } = await setup();
+    // A holds generation 1 (NEW subscribed it). B takes over (2): END to A. A takes it back (3).
+    expect(said(q, await rcv(b, q, { tag: "SUB" }))).toBe("SOK");
+    await until("END to A", () => a.pushes.includes("END"));
+    expect(said(q, await rcv(a, q, { tag: "SUB" }))).toBe("SOK");
+    await until("END to B", () => b.pushes.includes("END"));
+    // The END of the first takeover arrives again, late: A's Session refuses it, A hears nothing.
+    const { name } = await queueObject(q);
+    const before = a.pushes.length;
+    expect(await runInDurableObject(a.session, (inst) => inst.push(name, q.rcvId, { tag: "END" }, 1))).toBe(false);
+    await send("after");
+    await until("the message reaches A", () => a.pushes.length > before);
+    expect(a.pushes.slice(before)).toEqual(["MSG after"]);
+    expect(b.pushes.at(-1)).toBe("END");
+    closeAll(a, b, s);
+  });
+
+  it("40 rounds of a takeover SUB raced by the old subscriber's SUB 1-8 ms later: the later SUB holds and gets the next message", async () => {
+    const { a, b, s, q, send } = await setup();
+    // B subscribes first; then each round A takes over and B answers with its own SUB.
+    expect(said(q, await rcv(b, q, { tag: "SUB" }))).toBe("SOK");
+    await until("END to A", () => a.pushes.at(-1) === "END");
+    for (let round = 0; round < 40; round++) {
+      const takeover = rcv(a, q, { tag: "SUB" });
+      await new Promise((r) => setTimeout(r, 1 + (round % 8)));
+      const again = rcv(b, q, { tag: "SUB" });
+      expect([said(q, await takeover), said(q, await again)]).toEqual(["SOK", "SOK"]);
+      await until(`round ${round}: END to A`, () => a.pushes.at(-1) === "END");
+      const body = `round ${round}`;
+      await send(body);
+      await until(`round ${round}: the message reaches B`, () => b.pushes.includes(`MSG ${body}`));
+      expect(b.pushes.at(-1)).toBe(`MSG ${body}`);
+      expect(a.pushes).not.toContain(`MSG ${body}`);
+      expect(said(q, await rcv(b, q, { tag: "ACK", msgId: await headId(q) }))).toBe("OK");
+    }
+    closeAll(a, b, s);
+  });
+});
+
+describe("a close during an in-flight SUB (issue 10, input 4)", () => {
+  it("30 times: the closed connection's Session object keeps no storage, and the queue still delivers", async () => {
+    const owner = await open();
+    const q = await createQueue(owner.client, { subscribe: false });
+    const s = await open();
+    for (let i = 0; i < 30; i++) {
+      const c = await open();
+      const corrId = randomBytes(24);
+      const signed = encodeSigned(corrId, q.rcvId, encodeCommand({ tag: "SUB" }));
+      const auth = await makeAuthenticator(c.client.serverSessionKey, q.rcvAuthKey.privateKey, corrId, transmissionForAuth(c.client.sessionId, signed));
+      c.client.sendFrame(c.client.sealBlock(encodeBatch([encodeClientTransmission(auth, signed)])));
+      c.client.close();
+      let tables: string[] = ["?"];
+      for (let wait = 0; wait < 200 && tables.length > 0; wait++) {
+        await new Promise((r) => setTimeout(r, 10));
+        tables = await runInDurableObject(c.session, (_i, state) =>
+          state.storage.sql
+            .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
+            .toArray()
+            .map((r) => r.name),
+        );
+      }
+      expect(tables, `try ${i}`).toEqual([]);
+      expect(await runInDurableObject(c.session, (_i, state) => state.storage.getAlarm()), `try ${i}`).toBeNull();
+    }
+    // The queue is not stuck on a closed subscriber: a new one gets what is sent.
+    const r = await open(q);
+    await subscribe(r.client, q);
+    await sendMessage(s.client, q.sndId, utf8.encode("still here"));
+    await until("delivered to the new subscriber", () => r.pushes.includes("MSG still here"));
+    closeAll(owner, s, r);
+  });
+});
