@@ -12,7 +12,7 @@ export interface RelayConfig {
   queuePassword: string | null;
   /** Seconds a connection may take to send its hello before it is closed. */
   handshakeTimeoutSeconds: number;
-  /** Blocks a connection may have waiting to be handled; more closes it (a flood). */
+  /** Blocks a connection may have waiting to be handled; past it commands get ERR QUOTA, past twice as many the connection is closed (a flood). */
   maxPendingBlocks: number;
   /** NEW commands one connection may make per minute (a burst of this many, then 1 per 60/n s). */
   newQueuesPerMinute: number;

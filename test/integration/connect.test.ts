@@ -185,3 +185,34 @@ describe("bad input", () => {
     c.close();
   });
 });
+
+describe("closing (issue 10, input 5)", () => {
+  /** Opens a plain `ws` socket, optionally completes the SMP handshake, closes it, and resolves with the close the relay sent back. */
+  async function closeFromClient(code: number | undefined, handshake: boolean): Promise<{ code: number; ms: number }> {
+    if (handshake) {
+      const c = await open();
+      const ws = (c as unknown as { ws: WebSocket }).ws;
+      return closeAndWait(ws, code);
+    }
+    const ws = new WebSocket(`${relay.wsUrl}?challenge=${Buffer.from(randomBytes(32)).toString("base64url")}`);
+    await new Promise((r) => ws.once("message", r));
+    return closeAndWait(ws, code);
+  }
+
+  function closeAndWait(ws: WebSocket, code: number | undefined): Promise<{ code: number; ms: number }> {
+    const t0 = Date.now();
+    const closed = new Promise<{ code: number; ms: number }>((r) => ws.once("close", (c: number) => r({ code: c, ms: Date.now() - t0 })));
+    if (code === undefined) ws.close();
+    else ws.close(code, "bye");
+    return closed;
+  }
+
+  for (const handshake of [false, true]) {
+    const when = handshake ? "after the handshake" : "before the client hello";
+    it(`answers a client's Close with its code (1000, 4000), and with 1000 for a Close without one, ${when}`, async () => {
+      // ws reports 1006 when the relay never answers (it then waits for its own 30 s timeout).
+      const answered = await Promise.all([closeFromClient(1000, handshake), closeFromClient(4000, handshake), closeFromClient(undefined, handshake)]);
+      expect(answered.map((a) => a.code)).toEqual([1000, 4000, 1000]);
+    });
+  }
+});

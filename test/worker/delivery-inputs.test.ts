@@ -222,27 +222,87 @@ describe("a late END from an older takeover (issue 10, input 3)", () => {
   });
 });
 
+/** The tables a Session object keeps (the runtime's own `_cf_` ones aside). */
+function tablesOf(c: Conn): Promise<string[]> {
+  return runInDurableObject(c.session, (_i, state) =>
+    state.storage.sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
+      .toArray()
+      .map((r) => r.name),
+  );
+}
+
+/** A SUB for `q` put on the wire as one block, outside the client's own bookkeeping. */
+async function subFrame(c: Conn, q: RecipientQueue): Promise<Uint8Array> {
+  const corrId = randomBytes(24);
+  const signed = encodeSigned(corrId, q.rcvId, encodeCommand({ tag: "SUB" }));
+  const auth = await makeAuthenticator(c.client.serverSessionKey, q.rcvAuthKey.privateKey, corrId, transmissionForAuth(c.client.sessionId, signed));
+  return c.client.sealBlock(encodeBatch([encodeClientTransmission(auth, signed)]));
+}
+
+/** While false, the Session prepared by `holdQueueReplies` gets its Queue objects' replies late. */
+let replying = true;
+
+/** The Session's calls into Queue objects take effect at once, but their replies wait for `replying`. */
+async function holdQueueReplies(c: Conn): Promise<void> {
+  replying = false;
+  await runInDurableObject(c.session, (instance) => {
+    const target = instance as unknown as { env: Env };
+    const real = target.env;
+    const QUEUE = {
+      getByName: (name: string) => ({
+        call: async (arg: Parameters<QueueDO["call"]>[0]) => {
+          const r = await real.QUEUE.getByName(name).call(arg);
+          while (!replying) await new Promise((res) => setTimeout(res, 5));
+          return r;
+        },
+      }),
+    };
+    target.env = { ...real, QUEUE } as unknown as Env;
+  });
+}
+
 describe("a close during an in-flight SUB (issue 10, input 4)", () => {
+  it("a SUB whose reply comes back after the socket closed writes nothing: the Session object keeps no storage", async () => {
+    const owner = await open();
+    const q = await createQueue(owner.client, { subscribe: false });
+    const c = await open();
+    await holdQueueReplies(c);
+    c.client.sendFrame(await subFrame(c, q));
+    // The queue has taken the subscription; its reply is held on the way back.
+    const { stub } = await queueObject(q);
+    for (let i = 0; i < 200; i++) {
+      const subscriber = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec<{ s: string | null }>("SELECT subscriber AS s FROM queue").one().s);
+      if (subscriber === c.session.id.toString()) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    c.client.close();
+    // Time for the close to reach the Session while the SUB is still in flight, then the reply.
+    await new Promise((r) => setTimeout(r, 100));
+    replying = true;
+    let tables = ["?"];
+    for (let wait = 0; wait < 200 && tables.length > 0; wait++) {
+      await new Promise((r) => setTimeout(r, 10));
+      tables = await tablesOf(c);
+    }
+    expect(tables).toEqual([]);
+    closeAll(owner);
+  });
+
   it("30 times: the closed connection's Session object keeps no storage, and the queue still delivers", async () => {
     const owner = await open();
     const q = await createQueue(owner.client, { subscribe: false });
     const s = await open();
     for (let i = 0; i < 30; i++) {
       const c = await open();
-      const corrId = randomBytes(24);
-      const signed = encodeSigned(corrId, q.rcvId, encodeCommand({ tag: "SUB" }));
-      const auth = await makeAuthenticator(c.client.serverSessionKey, q.rcvAuthKey.privateKey, corrId, transmissionForAuth(c.client.sessionId, signed));
-      c.client.sendFrame(c.client.sealBlock(encodeBatch([encodeClientTransmission(auth, signed)])));
+      c.client.sendFrame(await subFrame(c, q));
+      // At once, or a few ms later: while the SUB is being handled, or on its way to the queue.
+      if (i % 6 > 0) await new Promise((r) => setTimeout(r, i % 6));
       c.client.close();
       let tables: string[] = ["?"];
       for (let wait = 0; wait < 200 && tables.length > 0; wait++) {
         await new Promise((r) => setTimeout(r, 10));
-        tables = await runInDurableObject(c.session, (_i, state) =>
-          state.storage.sql
-            .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
-            .toArray()
-            .map((r) => r.name),
-        );
+        tables = await tablesOf(c);
       }
       expect(tables, `try ${i}`).toEqual([]);
       expect(await runInDurableObject(c.session, (_i, state) => state.storage.getAlarm()), `try ${i}`).toBeNull();
