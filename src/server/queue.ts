@@ -289,10 +289,13 @@ export class QueueDO extends DurableObject<Env> {
     this.store.deleteMessage(head.seq);
   }
 
-  /** The oldest unexpired message at `now` (ms); expired ones are deleted first (the alarm may run late). */
+  /**
+   * The oldest unexpired message at `now` (ms); expired ones are deleted first (the alarm may run
+   * late). The quota marker does not expire (see QueueStore.deleteExpired).
+   */
   private head(withBody: boolean, now: number): MessageRow | null {
     const row = this.store.oldest(withBody);
-    if (row === null || row.expires > now) return row;
+    if (row === null || row.quota === 1 || row.expires > now) return row;
     this.expire(now);
     return this.store.oldest(withBody);
   }
@@ -302,7 +305,7 @@ export class QueueDO extends DurableObject<Env> {
     const q = this.store.load();
     if (q === null) return;
     const head = q.subscriber !== null && q.delivered === null ? this.store.oldest(false) : null;
-    if (this.store.deleteExpired(now) > 0 && head !== null && head.expires <= now) this.store.update({ delivered: head.msg_id });
+    if (this.store.deleteExpired(now) > 0 && head !== null && head.quota === 0 && head.expires <= now) this.store.update({ delivered: head.msg_id });
   }
 
   /** The expiry alarm: deletes expired messages and re-arms for the next. Safe to run twice. */
@@ -327,7 +330,7 @@ export class QueueDO extends DurableObject<Env> {
     const body = cryptoBox(q.dh_secret, msgId, pad(plaintext, MSG_PADDED));
     const row = { msg_id: msgId, ts, quota: quota ? 1 : 0, expires, body };
     const seq = this.store.insert(row);
-    void this.armAlarm(expires);
+    if (!quota) void this.armAlarm(expires);
     return { seq, ...row };
   }
 

@@ -183,16 +183,20 @@ export class QueueStore {
     this.count = n - 1;
   }
 
-  /** Deletes the messages expired at `now` (ms); how many went. */
+  /**
+   * Deletes the messages expired at `now` (ms); how many went. A quota marker never expires
+   * (upstream deleteExpiredMsgs stops at it): the recipient must see it, or the sender, told
+   * QUOTA, would wait for a QCONT that never comes.
+   */
   deleteExpired(now: number): number {
-    const gone = this.exec("DELETE FROM msg WHERE expires <= ? RETURNING seq", now).length;
+    const gone = this.exec("DELETE FROM msg WHERE expires <= ? AND quota = 0 RETURNING seq", now).length;
     if (gone > 0) this.count = undefined;
     return gone;
   }
 
-  /** The earliest expiry among stored messages (ms), or null when none. */
+  /** The earliest expiry among stored messages that expire (ms), or null when none. */
   nextExpiry(): number | null {
-    return this.exec<{ e: number | null }>("SELECT MIN(expires) AS e FROM msg")[0]?.e ?? null;
+    return this.exec<{ e: number | null }>("SELECT MIN(expires) AS e FROM msg WHERE quota = 0")[0]?.e ?? null;
   }
 
   private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
