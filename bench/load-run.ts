@@ -584,7 +584,7 @@ export function formatSummary(r: LoadResult): string {
   const lines = [
     "",
     `relay        ${r.relay.url} (${r.relay.local ? "local, started for this run" : r.relay.address})`,
-    `load         ${r.connections} connections (${r.recipients} recipients, ${r.senders} senders), ${r.queues} queues × ${r.messagesPerQueue} messages of ${r.msgBytes} bytes`,
+    `load         ${r.connections} connections (${r.recipients} recipient${r.recipients === 1 ? "" : "s"}, ${r.senders} sender${r.senders === 1 ? "" : "s"}), ${r.queues} queues × ${r.messagesPerQueue} messages of ${r.msgBytes} bytes`,
     `setup        ${fmt(r.setupSeconds, 1)} s (connect, NEW, SKEY)`,
     `run          ${fmt(r.runSeconds, 1)} s, ${fmt(r.rate, 0)} messages/s delivered`,
     `sent         ${r.sent} of ${r.expected} with OK${r.uncertain ? ` (+${r.uncertain} without a reply)` : ""}`,

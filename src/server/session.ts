@@ -68,9 +68,10 @@ export class SessionDO extends DurableObject<Env> {
    */
   async push(queue: string, entityId: Uint8Array, response: ServerResponse, gen: number): Promise<boolean> {
     metrics.rpc.sessionPush++;
-    // After the blocks in progress: their replies (a SOK, say) go out first, and a subscription
-    // they set up is recorded before a push is judged against it.
-    await this.settled();
+    // After the blocks received before it: their replies (a SOK, say) go out first, and a
+    // subscription they set up is recorded before a push is judged against it. (Not after later
+    // ones too: a client that never pauses would hold its pushes back.)
+    await this.tail;
     const ws = this.ctx.getWebSockets()[0];
     const state = ws ? readState(ws) : null;
     const conn = this.conns.get(queue);
