@@ -357,7 +357,8 @@ export class QueueDO extends DurableObject<Env> {
       },
       (e: unknown) => {
         // A failed call says nothing about the subscriber: keep it. The message stays pending
-        // and goes out again on the next SUB or ACK.
+        // and goes out again on the next SUB (a Session that cannot be reached has, in practice,
+        // lost its socket, and the client subscribes again when it reconnects).
         console.error("push failed", e instanceof Error ? e.message : String(e));
       },
     );
