@@ -302,7 +302,8 @@ function toTransmission(r: Reply): ServerTransmission {
  * (replies, and pushes later) can never reuse a step.
  */
 export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[]): void {
-  if (ts.length === 0) return;
+  // A block still in flight when the client closed has no one to answer.
+  if (ts.length === 0 || ws.readyState !== WebSocket.READY_STATE_OPEN) return;
   const state = readState(ws);
   if (state === null || state.phase !== "open") return;
   let snd = state.snd;
