@@ -104,6 +104,9 @@ export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
     if (e instanceof CommandError) return { done: err(t, `CMD ${e.code}`) };
     throw e;
   }
+  // Upstream parses KEY's and SKEY's key with the command: a key that is not one is a syntax
+  // error, before credentials or any queue are looked at.
+  if ((c.tag === "KEY" || c.tag === "SKEY") && decodePublicKey(c.senderKey) === null) return { done: err(t, "CMD SYNTAX") };
   const bad = credentialError(t, c);
   if (bad !== null) return { done: err(t, bad) };
   switch (c.tag) {

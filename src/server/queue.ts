@@ -30,6 +30,8 @@ import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 export const MAX_BODY = 16048;
 /** Padded size of a delivered message plaintext, bytes; 16122 once encrypted (WIRE.md 7). */
 const MSG_PADDED = 16106;
+/** Waits before trying a failed push again, ms: about 10 s in all, then the subscriber is dropped. */
+const PUSH_RETRY_MS = [100, 400, 1500, 3000, 5000];
 
 /**
  * What one connection is to one queue, as its Session keeps it: the subscriber (with the
@@ -190,8 +192,9 @@ export class QueueDO extends DurableObject<Env> {
    * delivered message.
    */
   private send(q: QueueRecord, notify: boolean, body: Uint8Array, now: number): QueueResult {
-    if (q.status !== "active") return AUTH;
+    // Upstream checks the length before the status (sendMessage).
     if (body.length > MAX_BODY) return err("LARGE_MSG");
+    if (q.status !== "active") return AUTH;
     const quota = this.config.queueQuota;
     let count = this.store.messageCount();
     // Upstream expires before writing; only the quota decision can tell the difference.
@@ -349,17 +352,27 @@ export class QueueDO extends DurableObject<Env> {
    * whose socket is gone, or that no longer holds this subscription generation, answers false:
    * the queue then forgets that subscription (a newer one stays).
    */
-  private pushTo(session: string, gen: number, q: QueueRecord, response: ServerResponse): void {
+  private pushTo(session: string, gen: number, q: QueueRecord, response: ServerResponse, attempt = 0): void {
     const stub = this.env.SESSION.get(this.env.SESSION.idFromString(session));
-    void stub.push(q.name, q.rcv_id, response, gen).then(
+    const { name, rcv_id } = q;
+    void stub.push(name, rcv_id, response, gen).then(
       (delivered) => {
         if (!delivered) this.dropSubscriber(session, gen);
       },
       (e: unknown) => {
-        // A failed call says nothing about the subscriber: keep it. The message stays pending
-        // and goes out again on the next SUB (a Session that cannot be reached has, in practice,
-        // lost its socket, and the client subscribes again when it reconnects).
+        // The call failed (an object reset, a lost connection between objects): that says
+        // nothing about the subscriber, and the queue counts the message as given to it, so the
+        // push is tried again. A MSG is not, once a newer SUB (which redelivers) or a DEL happened.
+        const current = this.store.load();
+        const stale = response.tag === "MSG" && (current === null || current.subscriber !== session || current.sub_gen !== gen);
+        if (stale) return;
+        if (attempt < PUSH_RETRY_MS.length) {
+          setTimeout(() => this.pushTo(session, gen, { name, rcv_id } as QueueRecord, response, attempt + 1), PUSH_RETRY_MS[attempt]);
+          return;
+        }
+        // Unreachable for long: treat it as gone. Its client subscribes again when it reconnects.
         console.error("push failed", e instanceof Error ? e.message : String(e));
+        this.dropSubscriber(session, gen);
       },
     );
   }

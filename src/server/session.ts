@@ -159,13 +159,21 @@ export class SessionDO extends DurableObject<Env> {
    * it lazily, when their next push is refused.
    */
   override async webSocketClose(ws: WebSocket, code: number, reason: string, _wasClean: boolean): Promise<void> {
-    this.conns.close();
     reciprocateClose(ws, code, reason);
+    await this.forget();
+  }
+
+  /** A socket that failed is as good as closed (a close event may not follow). */
+  override async webSocketError(_ws: WebSocket, _error: unknown): Promise<void> {
+    await this.forget();
+  }
+
+  /** Writes nothing more, lets the blocks in flight finish, then frees all storage. Safe twice. */
+  private async forget(): Promise<void> {
+    this.conns.close();
     await this.settled();
     await this.ctx.storage.deleteAll();
   }
-
-  override webSocketError(_ws: WebSocket, _error: unknown): void {}
 
   private async onFrame(ws: WebSocket, message: string | ArrayBuffer, refuse: boolean): Promise<void> {
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return; // closed while this frame waited

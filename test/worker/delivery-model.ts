@@ -204,7 +204,7 @@ export function ack(m: Model, conn: number, qi: number, id: AckId): Outcome {
 
 /**
  * SEND (WIRE.md 6.6; upstream sendMessage, the store's writeMsg, tryDeliverMessage).
- * Deleted, unauthorized or suspended: AUTH. Body over 16048: LARGE_MSG. Expired messages are
+ * Deleted or unauthorized: AUTH; then body over 16048: LARGE_MSG; then suspended: AUTH. Expired messages are
  * already gone in this model (see expire). Then writeMsg: unless canWrite or the queue is
  * empty, QUOTA; else at QUEUE_QUOTA messages (the marker counts) store a quota marker,
  * canWrite := false, QUOTA; else store the message, canWrite := true, OK, and if the queue was
@@ -212,8 +212,10 @@ export function ack(m: Model, conn: number, qi: number, id: AckId): Outcome {
  */
 export function send(m: Model, qi: number, s: SendSpec): Outcome {
   const q = m.queues[qi]!;
-  if (q.deleted || !s.authorized || q.status === "off") return outcome(err("AUTH"));
+  // Authorization first (verifyTransmission), then the length, then the status (sendMessage).
+  if (q.deleted || !s.authorized) return outcome(err("AUTH"));
   if (s.size > MAX_BODY) return outcome(err("LARGE_MSG"));
+  if (q.status === "off") return outcome(err("AUTH"));
   const wasEmpty = q.msgs.length === 0;
   if (!(q.canWrite || wasEmpty)) return outcome(err("QUOTA"));
   if (q.msgs.length >= m.quota) {

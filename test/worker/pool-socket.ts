@@ -55,11 +55,18 @@ export class PoolSocket implements WebSocketLike {
     setTimeout(() => {
       const frames = this.held ?? [];
       this.held = null;
-      for (const f of frames) this.ws?.send(f);
+      // Closed meanwhile: what was held goes nowhere, as on a socket closed before it flushed.
+      if (this.readyState !== 1) return;
+      try {
+        for (const f of frames) this.ws?.send(f);
+      } catch {
+        // The relay closed it meanwhile; the close event says so.
+      }
     }, 20);
   }
 
   close(code?: number, reason?: string): void {
+    if (this.readyState === 1) this.readyState = 2;
     this.ws?.close(code, reason);
   }
 
