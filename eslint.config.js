@@ -16,6 +16,13 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-explicit-any": "error" },
   },
   {
+    // The examples are plain JavaScript run by Node or a browser, as a user would write them.
+    files: ["examples/**/*.{js,mjs}"],
+    languageOptions: {
+      globals: Object.fromEntries(["console", "document", "location", "URLSearchParams", "TextEncoder", "TextDecoder"].map((g) => [g, "readonly"])),
+    },
+  },
+  {
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-non-null-assertion": "off" },
   },

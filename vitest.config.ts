@@ -12,12 +12,14 @@ export default defineConfig({
           name: "node",
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
           environment: "node",
+          // Bundles the Worker once for the tests that run it through the harness (startLocalRelay).
+          globalSetup: ["test/helpers/workerBundle.setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.jsonc" } })],
         test: {
           name: "workers",
           include: ["test/worker/**/*.test.ts"],

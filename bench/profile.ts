@@ -7,6 +7,7 @@
 // figures (those are the bench's, from /proc). See docs/PERFORMANCE.md, "Where the time goes".
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { connect } from "../src/client/client.js";
 import { useNodeCrypto } from "../src/client/nodeCrypto.js";
@@ -14,6 +15,7 @@ import type { WebSocketConstructor } from "../src/client/socket.js";
 import { parseAddress } from "../src/protocol/address.js";
 import { freePort, startRelay } from "../test/helpers/relay.js";
 import { makeQueues, pairOf, throughput, warmQueue, TimedWebSocket } from "./messages.js";
+import { cliOptions, UsageError } from "./options.js";
 
 interface CallFrame {
   functionName: string;
@@ -26,8 +28,37 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [queues = 1, messages = 1500] = process.argv.slice(2, 4).map(Number);
-const file = resolve(process.argv[4] ?? "bench-output/relay.cpuprofile");
+const HELP = `usage: npm run profile -- [QUEUES [MESSAGES [FILE]]]
+
+  QUEUES     queues in flight during the profiled loop, 1..1000 (default 1)
+  MESSAGES   messages delivered while the profiler runs, QUEUES..1000000 (default 1500)
+  FILE       where the whole profile goes, for Chrome DevTools (default bench-output/relay.cpuprofile)
+  --help`;
+
+interface Options {
+  queues: number;
+  messages: number;
+  file: string;
+}
+
+function parseOptions(argv: string[]): Options | null {
+  const { values, positionals } = parseArgs({ args: argv, options: { help: { type: "boolean" } }, allowPositionals: true, strict: true });
+  if (values.help) return null;
+  if (positionals.length > 3) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[3])}`);
+  const [q, m, f] = positionals;
+  const int = (name: string, v: string | undefined, def: number, min: number, max: number): number => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer in ${min}..${max}, not ${JSON.stringify(v)}`);
+    return n;
+  };
+  const queues = int("QUEUES", q, 1, 1, 1000);
+  return { queues, messages: int("MESSAGES", m, 1500, queues, 1_000_000), file: resolve(f ?? "bench-output/relay.cpuprofile") };
+}
+
+const opts = cliOptions(process.argv.slice(2), HELP, parseOptions);
+if (typeof opts === "number") process.exit(opts);
+const { queues, messages, file } = opts;
 const BODY = 16048;
 
 /** A minimal DevTools protocol client: one call at a time is all this needs. */

@@ -132,7 +132,7 @@ function parseOptions(argv: string[]): Options | null {
     batchSize,
     batchRounds: int("batch-rounds", values["batch-rounds"], 10, 1, 10_000),
     messages: int("messages", values.messages, 300, 0, 1_000_000),
-    // The relay's queue quota is 128 (wrangler.toml): one more SEND would be ERR QUOTA.
+    // The relay's queue quota is 128 (wrangler.jsonc): one more SEND would be ERR QUOTA.
     backlog: int("backlog", values.backlog, 100, 0, 128),
     throughputTotal,
     throughputQueues: [...new Set(queues)].sort((a, b) => a - b),
@@ -896,7 +896,7 @@ function report(
 
 // ---------------------------------------------------------------------------------------------
 
-/** The vars the bench runs the relay with (on top of wrangler.toml). */
+/** The vars the bench runs the relay with (on top of wrangler.jsonc). */
 const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" };
 
 async function main(): Promise<number> {

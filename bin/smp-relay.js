@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// `npx smp-relay …`: runs the TypeScript CLI (src/cli/) through tsx, which `npm install` / `npm ci`
-// puts in node_modules (a devDependency), so a fresh clone needs no build step.
-import process from "node:process";
+// In a clone, without a build: runs the CLI from its TypeScript sources (src/cli/bin.ts) through
+// tsx, a devDependency. Not shipped: the package's `smp-relay` is dist/cli/bin.js, plain Node.
 import { tsImport } from "tsx/esm/api";
 
-const cli = await tsImport("../src/cli/identity.ts", import.meta.url);
-process.exitCode = await cli.main(process.argv.slice(2));
+await tsImport("../src/cli/bin.ts", import.meta.url);

@@ -1,10 +1,10 @@
-// `npm run dev`: checks the relay's config (wrangler.toml [vars], .dev.vars) and identity secrets
+// `npm run dev`: checks the relay's config (wrangler.jsonc "vars", .dev.vars) and identity secrets
 // before anything starts, runs `wrangler dev --ip 127.0.0.1 --port 8787` (extra arguments pass
 // through: `npm run dev -- --port 9000`), waits for /health and prints the relay's address.
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { ConfigError, checkDevVars, devVars, parseDevArgs, type DevArgs } from "./devEnv.js";
+import { ConfigError, checkDevVars, devVars, parseDevArgs, portTaken, type DevArgs } from "./devEnv.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -22,7 +22,12 @@ async function main(): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     const from = args.envFiles.length > 0 ? args.envFiles.join(", ") : ".dev.vars";
-    process.stderr.write(`\nnpm run dev: the relay's configuration is invalid, not starting.\n  ${e.message}\n(set in wrangler.toml [vars], ${from} or --var)\n\n`);
+    process.stderr.write(`\nnpm run dev: the relay's configuration is invalid, not starting.\n  ${e.message}\n(set in wrangler.jsonc "vars", ${from} or --var)\n\n`);
+    return 1;
+  }
+
+  if (args.port !== 0 && (await portTaken(args.ip, args.port))) {
+    process.stderr.write(`\nnpm run dev: port ${args.port} on ${args.ip} is taken (another relay or program listens there), not starting.\n(pick another: npm run dev -- --port ${args.port + 1})\n\n`);
     return 1;
   }
 

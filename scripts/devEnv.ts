@@ -1,6 +1,7 @@
-// What `wrangler dev` will give the Worker as vars and secrets (wrangler.toml [vars], then
+// What `wrangler dev` will give the Worker as vars and secrets (wrangler.jsonc "vars", then
 // .dev.vars, or the --env-file files instead, then --var), read with wrangler's own functions so
 // the result is exactly what the relay sees; and the relay's checks of them.
+import { createServer } from "node:net";
 import { unstable_getVarsForDev, unstable_readConfig } from "wrangler";
 import { ConfigError, readConfig, type RelayConfig } from "../src/server/config.js";
 import type { RelayIdentity } from "../src/server/identity.js";
@@ -93,6 +94,19 @@ export async function checkDevVars(vars: Record<string, string>): Promise<{ conf
   const config = readConfig(vars);
   const identity = await identityFromSecrets(vars);
   return { config, identity };
+}
+
+/**
+ * Whether something already listens on ip:port. Checked before wrangler starts: otherwise the
+ * /health poll would find that other server (perhaps another relay) and announce its address.
+ */
+export function portTaken(ip: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    // Any other error (an address not on this machine, …) is for wrangler to report.
+    s.once("error", (e: NodeJS.ErrnoException) => res(e.code === "EADDRINUSE"));
+    s.listen({ host: ip, port, exclusive: true }, () => s.close(() => res(false)));
+  });
 }
 
 export { ConfigError };

@@ -2,7 +2,8 @@
 // certificate on this machine (the key goes to a 0600 file and nowhere else) plus an online key
 // and certificate, and prints the three secrets the relay needs (identitySecrets.ts). `rotate`
 // issues a new online key and certificate from the kept CA key: the CA certificate, and so the
-// keyHash and the relay's address, stay the same.
+// keyHash and the relay's address, stay the same, and so does the host the online certificate
+// names (read from the previous one) unless --host says otherwise.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -10,14 +11,16 @@ import { base64, base64url } from "../protocol/base64.js";
 import { ParseError, concatBytes, equalBytes } from "../protocol/encoding.js";
 import { encodePublicKey } from "../crypto/keys.js";
 import { generateSigningKey, publicKeyOf, type SignatureAlgorithm, type SigningKey } from "../crypto/signing.js";
-import { certificatePublicKey, createOnlineCertificate } from "../crypto/x509.js";
+import { certificateCommonName, certificatePublicKey, createOnlineCertificate, verifyCertificateSignature } from "../crypto/x509.js";
 import { ConfigError } from "../server/config.js";
 import { generateIdentity, keyHashOf, type RelayIdentity } from "../server/identity.js";
-import { IDENTITY_SECRETS, identityFromSecrets, identitySecretValues, type IdentitySecretValues } from "../server/identitySecrets.js";
-import { updateDotenv } from "./dotenv.js";
+import { IDENTITY_SECRETS, decodeCertificateSecret, identityFromSecrets, identitySecretValues, type IdentitySecretValues } from "../server/identitySecrets.js";
+import { parseDotenv, updateDotenv } from "./dotenv.js";
 
 export const CA_KEY_FILE = "ca-key.pem";
 export const CA_CERT_FILE = "ca-cert.pem";
+/** The latest online certificate (public), next to the CA: where rotate finds the host to keep. */
+export const ONLINE_CERT_FILE = "online-cert.pem";
 export const DEFAULT_OUT_DIR = "relay-identity";
 /** Common name of the online certificate when no --host is given (clients do not check it). */
 export const DEFAULT_HOST = "smp-relay";
@@ -89,6 +92,7 @@ export async function createIdentity(opts: { outDir: string; host?: string; alg?
   // "wx" (O_EXCL): even a file that appeared since the check above is never overwritten.
   writeFileSync(caKeyPath, pem("PRIVATE KEY", encodePkcs8(caKey)), { mode: 0o600, flag: "wx" });
   writeFileSync(caCertPath, pem("CERTIFICATE", identity.caCert), { mode: 0o644, flag: "wx" });
+  writeFileSync(join(opts.outDir, ONLINE_CERT_FILE), pem("CERTIFICATE", identity.onlineCert), { mode: 0o644 });
   return { identity, secrets, caKeyPath, caCertPath };
 }
 
@@ -114,16 +118,68 @@ export async function readCa(dir: string): Promise<{ caKey: SigningKey; caCert: 
   return { caKey, caCert };
 }
 
-/** A new online key and certificate from the CA kept in `caDir`; same CA certificate, same keyHash. */
-export async function rotateIdentity(opts: { caDir: string; host?: string }): Promise<{ identity: RelayIdentity; secrets: IdentitySecretValues }> {
+export interface RotatedIdentity {
+  identity: RelayIdentity;
+  secrets: IdentitySecretValues;
+  /** The host the new online certificate names, and where it came from. */
+  host: string;
+  hostFrom: "--host" | "previous certificate" | "default";
+}
+
+/**
+ * A new online key and certificate from the CA kept in `caDir`; same CA certificate, same keyHash.
+ * Without `host`, the new certificate names the host of `previousCert` (the online certificate in
+ * use, e.g. RELAY_ONLINE_CERT of a .dev.vars), else of `caDir`/online-cert.pem; only one that
+ * this CA issued counts. The new certificate is written to `caDir`/online-cert.pem.
+ */
+export async function rotateIdentity(opts: { caDir: string; host?: string; previousCert?: Uint8Array }): Promise<RotatedIdentity> {
   const { caKey, caCert } = await readCa(opts.caDir);
+  const onlineCertPath = join(opts.caDir, ONLINE_CERT_FILE);
+  let host: string | null = opts.host ?? null;
+  let hostFrom: RotatedIdentity["hostFrom"] = "--host";
+  if (host === null) {
+    const candidates = [opts.previousCert, existsSync(onlineCertPath) ? unpem("CERTIFICATE", readFileSync(onlineCertPath, "utf8"), onlineCertPath) : undefined];
+    for (const cert of candidates) {
+      host = cert ? await issuedHost(cert, caCert) : null;
+      if (host !== null) break;
+    }
+    hostFrom = host === null ? "default" : "previous certificate";
+  }
   // The online key uses the CA's algorithm, as generateIdentity does.
   const onlineKey = await generateSigningKey(caKey.alg);
-  const onlineCert = await createOnlineCertificate(caKey, caCert, await publicKeyOf(onlineKey), opts.host ?? DEFAULT_HOST);
+  const onlineCert = await createOnlineCertificate(caKey, caCert, await publicKeyOf(onlineKey), host ?? DEFAULT_HOST);
   const identity: RelayIdentity = { caCert, onlineCert, onlineKey, keyHash: await keyHashOf(caCert) };
   const secrets = identitySecretValues(identity);
   await checkSecrets(secrets);
-  return { identity, secrets };
+  writeFileSync(onlineCertPath, pem("CERTIFICATE", onlineCert), { mode: 0o644 });
+  return { identity, secrets, host: host ?? DEFAULT_HOST, hostFrom };
+}
+
+/** The host an online certificate names, if `caCert` issued it and the name is a host. */
+async function issuedHost(cert: Uint8Array, caCert: Uint8Array): Promise<string | null> {
+  try {
+    if (!(await verifyCertificateSignature(cert, certificatePublicKey(caCert)))) return null;
+    const cn = certificateCommonName(cert);
+    return cn !== null && HOST_PATTERN.test(cn) ? cn : null;
+  } catch (e) {
+    if (e instanceof ParseError) return null;
+    throw e;
+  }
+}
+
+const HOST_PATTERN = /^[A-Za-z0-9.-]+(:\d+)?$/;
+
+/** RELAY_ONLINE_CERT of a .dev.vars file, if it has a readable one. */
+function previousOnlineCert(path: string): Uint8Array | undefined {
+  if (!existsSync(path)) return undefined;
+  const value = parseDotenv(readFileSync(path, "utf8")).RELAY_ONLINE_CERT;
+  if (!value) return undefined;
+  try {
+    return decodeCertificateSecret("RELAY_ONLINE_CERT", value);
+  } catch (e) {
+    if (e instanceof ConfigError) return undefined;
+    throw e;
+  }
 }
 
 /** The relay's own validation of the values, so what we print is what it accepts. */
@@ -178,17 +234,14 @@ export function createdText(c: CreatedIdentity, host: string | undefined, withSe
   ].join("\n");
 }
 
-export function rotatedText(
-  r: { identity: RelayIdentity; secrets: IdentitySecretValues },
-  caDir: string,
-  host: string | undefined,
-  withSecrets = true,
-): string {
+export function rotatedText(r: RotatedIdentity, caDir: string, withSecrets = true): string {
+  const hostNote = { "--host": "from --host", "previous certificate": "kept from the previous certificate", default: "no previous certificate found; use --host" }[r.hostFrom];
   return [
     `Issued a new online key and certificate from the CA in ${caDir}.`,
     "",
     `  keyHash (unchanged):  ${base64url.encode(r.identity.keyHash)}`,
-    `  address (unchanged):  ${address(r.identity.keyHash, host)}`,
+    `  host:                 ${r.host}   (${hostNote})`,
+    `  address (unchanged):  ${address(r.identity.keyHash, r.hostFrom === "default" ? undefined : r.host)}`,
     "",
     "RELAY_CA_CERT is the same as before; RELAY_ONLINE_CERT and RELAY_ONLINE_KEY are new.",
     ...secretsText(withSecrets ? r.secrets : null),
@@ -203,7 +256,8 @@ export const USAGE = `Usage:
       RELAY_CA_CERT, RELAY_ONLINE_CERT and RELAY_ONLINE_KEY for the relay.
   smp-relay identity rotate --ca DIR [--host HOST] [--dev-vars | --dev-vars-file FILE] [--json]
       Issues a new online key and certificate from the CA kept in DIR: same CA certificate,
-      same keyHash, same address.
+      same keyHash, same address. The certificate keeps the host of the previous one (the
+      RELAY_ONLINE_CERT of the --dev-vars file, else DIR/${ONLINE_CERT_FILE}) unless --host is given.
 
 Options:
   --host HOST          the relay's host, for the online certificate and the printed address
@@ -254,7 +308,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   };
   if (command !== "identity") return usage(command === undefined ? "missing command" : `unknown command "${command}"`);
   if (extra.length > 0 || (sub !== undefined && sub !== "rotate")) return usage(`unexpected argument "${sub === "rotate" ? extra[0] : sub}"`);
-  if (o.host !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(o.host)) return usage(`--host "${o.host}" is not a host name (with an optional :port)`);
+  if (o.host !== undefined && !HOST_PATTERN.test(o.host)) return usage(`--host "${o.host}" is not a host name (with an optional :port)`);
   const devVars = o["dev-vars-file"] ?? (o["dev-vars"] ? ".dev.vars" : undefined);
   const info = o.json ? io.err : io.out;
   try {
@@ -262,9 +316,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (sub === "rotate") {
       if (o.ca === undefined) return usage("rotate needs --ca DIR, the directory holding ca-key.pem and ca-cert.pem");
       if (o.out !== undefined || o.alg !== undefined) return usage("rotate takes no --out or --alg: the CA decides both");
-      const r = await rotateIdentity({ caDir: o.ca, host: o.host });
+      const r = await rotateIdentity({ caDir: o.ca, host: o.host, previousCert: devVars === undefined ? undefined : previousOnlineCert(devVars) });
       secrets = r.secrets;
-      info(rotatedText(r, o.ca, o.host, !o.json));
+      info(rotatedText(r, o.ca, !o.json));
     } else {
       if (o.ca !== undefined) return usage("--ca is for rotate (smp-relay identity rotate --ca DIR)");
       if (o.alg !== undefined && o.alg !== "ed25519" && o.alg !== "ed448") return usage(`--alg must be ed25519 or ed448, got "${o.alg}"`);

@@ -110,6 +110,17 @@ export function algorithmIdentifier(alg: SignatureAlgorithm): Uint8Array {
 
 // ---- internals ----
 
+/** The subject's common name (CN), or null when it has none. Throws ParseError for a non-certificate. */
+export function certificateCommonName(certDer: Uint8Array): string | null {
+  for (const set of der.children(der.expectTag(tbsFields(certDer).subject, der.TAG.SEQUENCE))) {
+    for (const atv of der.children(set)) {
+      const [type, value] = der.children(atv);
+      if (type && value && der.oidString(type) === OID.commonName) return new TextDecoder().decode(value.value);
+    }
+  }
+  return null;
+}
+
 function tbsFields(certDer: Uint8Array): { subject: der.Tlv; spki: der.Tlv } {
   const [tbs] = der.children(der.readSingle(certDer, der.TAG.SEQUENCE));
   if (!tbs) throw new ParseError("certificate without TBSCertificate");

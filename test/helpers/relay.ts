@@ -1,5 +1,7 @@
 // Starts the relay as `npm run dev` does (wrangler dev → workerd) on 127.0.0.1 with a port of its
-// own and a storage directory of its own, for real-socket tests, the bench and the load script.
+// own and a storage directory of its own, for the bench, the load script and the tests about
+// wrangler itself (a killed process, secrets from an env file, its log); tests of the relay's
+// behaviour use our harness instead (localRelay.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";

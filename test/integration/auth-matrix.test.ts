@@ -50,16 +50,16 @@ import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25
 import { parseAddress } from "../../src/protocol/address.js";
 import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
 import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const EMPTY: Uint8Array = new Uint8Array(0);
-let relay: RunningRelay;
+let relay: TestRelay;
 let keyHash: Uint8Array;
 const opened: SMPClient[] = [];
 
 beforeAll(async () => {
-  relay = await startRelay();
+  relay = await startLocalTestRelay();
   keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
 });
 

@@ -10,7 +10,7 @@ import { ack, createQueue, deliveries, sendMessage, type DeliveryStream, type Re
 import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { parseAddress } from "../../src/protocol/address.js";
 import { hex } from "../../src/protocol/encoding.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const SENDS = 300;
@@ -18,12 +18,12 @@ const BODY_BYTES = 15_000;
 /** Queues per recipient connection: below NEW_QUEUES_PER_MINUTE (60). */
 const PER_RECIPIENT = 50;
 
-let relay: RunningRelay;
+let relay: TestRelay;
 let keyHash: Uint8Array;
 const opened: SMPClient[] = [];
 
 beforeAll(async () => {
-  relay = await startRelay({ vars: { MAX_PENDING_BLOCKS: "64", NEW_QUEUES_PER_MINUTE: "60" } });
+  relay = await startLocalTestRelay({ vars: { MAX_PENDING_BLOCKS: "64", NEW_QUEUES_PER_MINUTE: "60" } });
   keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
 });
 

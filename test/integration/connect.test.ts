@@ -1,4 +1,4 @@
-// The relay in workerd (wrangler dev) and our client over real WebSockets (the `ws` package).
+// The relay in workerd (our Miniflare harness) and our client over real WebSockets (the `ws` package).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connect, type SMPClient } from "../../src/client/client.js";
@@ -12,14 +12,14 @@ import { decodeServerHello, encodeClientHello } from "../../src/protocol/hello.j
 import { BLOCK_SIZE, pad, unpad } from "../../src/protocol/padding.js";
 import { encodeClientTransmission, encodeSigned } from "../../src/protocol/transmission.js";
 import { randomBytes } from "../../src/crypto/random.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-let relay: RunningRelay;
+let relay: TestRelay;
 let keyHash: Uint8Array;
 
 beforeAll(async () => {
-  relay = await startRelay();
+  relay = await startLocalTestRelay();
   const health = (await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string };
   keyHash = parseAddress(health.address).keyHash;
 });

@@ -1,7 +1,8 @@
 // Deployment: `wrangler deploy --dry-run` builds the Worker without an account or network;
-// wrangler.toml stays within the free plan (SQLite-backed Durable Objects only, no paid-only
+// wrangler.jsonc stays within the free plan (SQLite-backed Durable Objects only, no paid-only
 // bindings); the deploy page's inputs are declared (.dev.vars.example) and described
-// (package.json "cloudflare.bindings"); the README's deploy button points at the repository.
+// (package.json "cloudflare.bindings"); the README's deploy button points at the repository,
+// and its Node version and configuration table match engines and the config.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   scripts: Record<string, string>;
+  engines: { node: string };
   repository: { url: string };
   cloudflare?: { bindings?: Record<string, { description?: string }> };
 };
@@ -42,8 +44,8 @@ describe("deploy", () => {
     expect(pkg.scripts.deploy).toBe("wrangler deploy");
   });
 
-  it("wrangler.toml is free-plan safe: SQLite-backed Durable Objects only, no paid-only bindings", () => {
-    const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") }, { hideWarnings: true });
+  it("wrangler.jsonc is free-plan safe: SQLite-backed Durable Objects only, no paid-only bindings", () => {
+    const config = unstable_readConfig({ config: join(ROOT, "wrangler.jsonc") }, { hideWarnings: true });
     expect(config.migrations.length).toBeGreaterThan(0);
     for (const m of config.migrations) {
       // new_classes would make KV-backed objects, which the free plan refuses.
@@ -66,6 +68,12 @@ describe("deploy", () => {
     expect(config.browser).toBeUndefined();
     expect(config.limits?.cpu_ms).toBeUndefined(); // CPU limits above the default are paid-only
     expect(config.logpush).toBeFalsy();
+    // Workers Logs (free plan too): errors and console output kept for the dashboard, but no
+    // invocation logs, which would keep client IPs.
+    expect(config.observability?.enabled).toBe(true);
+    expect(config.observability?.logs?.invocation_logs).toBe(false);
+    // One config file (wrangler takes the first of wrangler.json, .jsonc, .toml): no stale copy.
+    expect(existsSync(join(ROOT, "wrangler.toml"))).toBe(false);
     // Plain string vars only, and the relay accepts them as they are.
     for (const v of Object.values(config.vars)) expect(typeof v).toBe("string");
     expect(() => readConfig(config.vars as Record<string, string>)).not.toThrow();
@@ -75,10 +83,23 @@ describe("deploy", () => {
     const example = parseDotenv(readFileSync(join(ROOT, ".dev.vars.example"), "utf8"));
     expect(Object.keys(example).sort()).toEqual(["QUEUE_PASSWORD", "RELAY_CA_CERT", "RELAY_ONLINE_CERT", "RELAY_ONLINE_KEY"]);
     for (const [k, v] of Object.entries(example)) expect(v, k).toBe("");
-    const config = unstable_readConfig({ config: join(ROOT, "wrangler.toml") }, { hideWarnings: true });
+    const config = unstable_readConfig({ config: join(ROOT, "wrangler.jsonc") }, { hideWarnings: true });
     const described = pkg.cloudflare?.bindings ?? {};
     for (const name of [...Object.keys(config.vars), ...Object.keys(example), ...config.durable_objects.bindings.map((b: { name: string }) => b.name)]) {
       expect(described[name]?.description?.length ?? 0, name).toBeGreaterThan(20);
+    }
+  });
+
+  it("the README agrees with engines on the Node version and lists every setting in its configuration table", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const m = /^>=(\d+)\.(\d+)\.0$/.exec(pkg.engines.node);
+    expect(m, pkg.engines.node).not.toBeNull();
+    expect(readme).toContain(`Node ${m![1]}.${m![2]} or later`);
+    const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Deploy to Cloudflare"));
+    const config = unstable_readConfig({ config: join(ROOT, "wrangler.jsonc") }, { hideWarnings: true });
+    const example = parseDotenv(readFileSync(join(ROOT, ".dev.vars.example"), "utf8"));
+    for (const name of [...Object.keys(config.vars), ...Object.keys(example), "RELAY_DEBUG_METRICS"]) {
+      expect(table, name).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, "m"));
     }
   });
 

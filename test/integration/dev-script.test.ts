@@ -1,8 +1,10 @@
 // `npm run dev` (scripts/dev.ts): refuses to start on a bad config var or identity secret,
-// naming it; otherwise starts wrangler dev, prints the relay's address once /health answers,
-// and stops wrangler when it is stopped itself.
+// naming it, or on a port that is taken; otherwise starts wrangler dev, prints the relay's
+// address once /health answers, and stops wrangler when it is stopped itself.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -76,6 +78,25 @@ describe("npm run dev", () => {
     expect(await secret.exit).toBe(1);
     expect(secret.output()).toContain("RELAY_ONLINE_KEY: an ed25519 seed is 32 bytes, this one is 3");
     expect(await listening(port)).toBe(false);
+  });
+
+  it("refuses a port that is taken instead of announcing whatever answers there", async () => {
+    // A stand-in for another relay: its /health looks like ours.
+    const other = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ status: "ok", address: "smp://other-relay@127.0.0.1" }));
+    });
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", r));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      const run = runDev(["--port", String(port)]);
+      expect(await run.exit).toBe(1);
+      expect(run.output()).toContain(`npm run dev: port ${port} on 127.0.0.1 is taken`);
+      expect(run.output()).not.toContain("other-relay");
+      expect(run.output()).not.toContain("SMP relay is running");
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 
   it("starts the relay with the secrets, prints its address and ws:// URL, and stops with wrangler on SIGTERM", async () => {

@@ -12,13 +12,13 @@ import { encodeBatch, packBatches } from "../../src/protocol/batch.js";
 import { encodeCommand, type ServerResponse } from "../../src/protocol/commands.js";
 import { encodeClientTransmission, encodeSigned } from "../../src/protocol/transmission.js";
 import { randomBytes } from "../../src/crypto/random.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
-let relay: RunningRelay;
+let relay: TestRelay;
 let keyHash: Uint8Array;
 
 beforeAll(async () => {
-  relay = await startRelay({
+  relay = await startLocalTestRelay({
     vars: { HANDSHAKE_TIMEOUT_SECONDS: "6", MAX_PENDING_BLOCKS: "2", NEW_QUEUES_PER_MINUTE: "3", MAX_SUBSCRIPTIONS: "2" },
   });
   keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;

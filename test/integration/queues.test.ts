@@ -1,4 +1,4 @@
-// Queues end to end: the relay in workerd (wrangler dev) and two or more of our clients over real
+// Queues end to end: the relay in workerd (our Miniflare harness) and two or more of our clients over real
 // WebSockets, through the client's queue API (src/client/queues.ts). Expected behaviour is that
 // of WIRE.md sections 5–8 and issue 3. Expiry and eviction are covered by the workerd tests.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -29,17 +29,17 @@ import type { ClientCommand } from "../../src/protocol/commands.js";
 import { encodePublicKey } from "../../src/crypto/keys.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
-let relay: RunningRelay;
+let relay: TestRelay;
 let keyHash: Uint8Array;
 
-const addressOf = async (r: RunningRelay): Promise<Uint8Array> =>
+const addressOf = async (r: TestRelay): Promise<Uint8Array> =>
   parseAddress(((await (await fetch(`${r.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
 
 beforeAll(async () => {
-  relay = await startRelay();
+  relay = await startLocalTestRelay();
   keyHash = await addressOf(relay);
 });
 
@@ -53,7 +53,7 @@ afterEach(() => {
   for (const c of opened.splice(0)) if (c.isOpen) c.close();
 });
 
-async function open(r: RunningRelay = relay, kh: Uint8Array = keyHash): Promise<SMPClient> {
+async function open(r: TestRelay = relay, kh: Uint8Array = keyHash): Promise<SMPClient> {
   const c = await connect(r.wsUrl, kh, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
   opened.push(c);
   return c;
@@ -561,10 +561,10 @@ describe("duplex", () => {
 });
 
 describe("basic auth for queue creation", () => {
-  let locked: RunningRelay;
+  let locked: TestRelay;
   let lockedKeyHash: Uint8Array;
   beforeAll(async () => {
-    locked = await startRelay({ vars: { QUEUE_PASSWORD: "secret" } });
+    locked = await startLocalTestRelay({ vars: { QUEUE_PASSWORD: "secret" } });
     lockedKeyHash = await addressOf(locked);
   });
   afterAll(async () => {

@@ -9,12 +9,12 @@ import { connect, type SMPClient } from "../../src/client/client.js";
 import { ack, createQueue, deliveries, sendMessage, subscribe, type MessageBody } from "../../src/client/queues.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { parseAddress } from "../../src/protocol/address.js";
-import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const utf8 = new TextEncoder();
 const text = (m: unknown): string => new TextDecoder().decode((m as MessageBody).body);
 
-async function client(relay: RunningRelay): Promise<SMPClient> {
+async function client(relay: TestRelay): Promise<SMPClient> {
   const health = (await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string };
   return connect(relay.wsUrl, parseAddress(health.address).keyHash, { WebSocket: WebSocket as unknown as WebSocketConstructor, pingInterval: 0 });
 }
@@ -22,7 +22,7 @@ async function client(relay: RunningRelay): Promise<SMPClient> {
 describe("messages survive", () => {
   it("a dropped connection before ACK and a relay restart, then arrive once, in order", async () => {
     const storage = mkdtempSync(join(tmpdir(), "smp-relay-test-"));
-    const first = await startRelay({ persistTo: storage });
+    const first = await startLocalTestRelay({ persistTo: storage });
     const port = Number(new URL(first.httpUrl).port);
     const recipient = await client(first);
     const inbox = deliveries(recipient);
@@ -36,7 +36,7 @@ describe("messages survive", () => {
     sender.close();
     await first.stop();
 
-    const second = await startRelay({ persistTo: storage, port });
+    const second = await startLocalTestRelay({ persistTo: storage, port });
     try {
       const again = await client(second);
       const box = deliveries(again);

@@ -2,15 +2,27 @@
 // (src/server/identitySecrets.ts): creation, rotation, files, and a clear error for every way a
 // secret can be wrong. Also the pieces of `npm run dev` that read and check the environment.
 import { spawnSync } from "node:child_process";
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CA_CERT_FILE, CA_KEY_FILE, CliError, createIdentity, main, readCa, rotateIdentity, writeDevVars } from "../../src/cli/identity.js";
+import {
+  CA_CERT_FILE,
+  CA_KEY_FILE,
+  CliError,
+  createIdentity,
+  DEFAULT_HOST,
+  main,
+  ONLINE_CERT_FILE,
+  readCa,
+  rotateIdentity,
+  writeDevVars,
+} from "../../src/cli/identity.js";
 import { parseDotenv, updateDotenv } from "../../src/cli/dotenv.js";
 import { base64, base64url } from "../../src/protocol/base64.js";
 import { publicKeyOf } from "../../src/crypto/signing.js";
-import { verifyCertificateSignature } from "../../src/crypto/x509.js";
+import { certificateCommonName, verifyCertificateSignature } from "../../src/crypto/x509.js";
 import { ConfigError } from "../../src/server/config.js";
 import { generateIdentity } from "../../src/server/identity.js";
 import {
@@ -73,15 +85,17 @@ describe("smp-relay identity: create", () => {
     expect(c.secrets.RELAY_ONLINE_KEY).not.toBe(encodeSigningKeySecret(caKey));
   });
 
-  it("writes files openssl reads: the PKCS#8 key is the CA certificate's key", async () => {
+  it.each(["ed25519", "ed448"] as const)("writes files OpenSSL reads: the PKCS#8 key is the CA certificate's key (%s)", async (alg) => {
     const dir = tempDir();
-    await createIdentity({ outDir: dir });
-    const r = spawnSync("openssl", ["pkey", "-in", join(dir, CA_KEY_FILE), "-pubout"], { encoding: "utf8" });
-    if (r.error) throw new Error(`openssl not runnable: ${r.error.message}`);
-    const c = spawnSync("openssl", ["x509", "-in", join(dir, CA_CERT_FILE), "-noout", "-pubkey"], { encoding: "utf8" });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toContain("BEGIN PUBLIC KEY");
-    expect(c.stdout).toBe(r.stdout);
+    await createIdentity({ outDir: dir, alg });
+    // node:crypto parses both PEM files with OpenSSL, as the openssl CLI would.
+    const key = createPrivateKey(readFileSync(join(dir, CA_KEY_FILE), "utf8"));
+    const cert = new X509Certificate(readFileSync(join(dir, CA_CERT_FILE), "utf8"));
+    expect(key.asymmetricKeyType).toBe(alg);
+    const pub = createPublicKey(key).export({ type: "spki", format: "pem" });
+    expect(pub).toContain("BEGIN PUBLIC KEY");
+    expect(cert.publicKey.export({ type: "spki", format: "pem" })).toBe(pub);
+    expect(cert.checkPrivateKey(key)).toBe(true);
   });
 
   it("refuses to overwrite an existing identity, leaving its files as they were", async () => {
@@ -128,6 +142,30 @@ describe("smp-relay identity rotate", () => {
     );
   });
 
+  it("keeps the host of the previous online certificate unless --host is given", async () => {
+    const dir = tempDir();
+    const c = await createIdentity({ outDir: dir, host: "relay.example" });
+    expect(certificateCommonName(c.identity.onlineCert)).toBe("relay.example");
+    const kept = await rotateIdentity({ caDir: dir });
+    expect(kept).toMatchObject({ host: "relay.example", hostFrom: "previous certificate" });
+    expect(certificateCommonName(kept.identity.onlineCert)).toBe("relay.example");
+    expect(readFileSync(join(dir, ONLINE_CERT_FILE), "utf8")).toBe(pemOf("CERTIFICATE", kept.identity.onlineCert));
+
+    const moved = await rotateIdentity({ caDir: dir, host: "new.example:8443" });
+    expect(moved).toMatchObject({ host: "new.example:8443", hostFrom: "--host" });
+    expect(certificateCommonName(moved.identity.onlineCert)).toBe("new.example:8443");
+    expect(certificateCommonName((await rotateIdentity({ caDir: dir })).identity.onlineCert)).toBe("new.example:8443");
+
+    // The certificate in use (e.g. from .dev.vars) comes first; one another CA issued does not count.
+    const used = await rotateIdentity({ caDir: dir, previousCert: c.identity.onlineCert });
+    expect(certificateCommonName(used.identity.onlineCert)).toBe("relay.example");
+    const foreign = (await generateIdentity("foreign.example")).identity.onlineCert;
+    rmSync(join(dir, ONLINE_CERT_FILE));
+    const fallback = await rotateIdentity({ caDir: dir, previousCert: foreign });
+    expect(fallback).toMatchObject({ host: DEFAULT_HOST, hostFrom: "default" });
+    expect(certificateCommonName(fallback.identity.onlineCert)).toBe(DEFAULT_HOST);
+  });
+
   it("explains a missing or inconsistent CA directory", async () => {
     const empty = tempDir();
     await expect(rotateIdentity({ caDir: empty })).rejects.toThrow(/ca-key\.pem not found/);
@@ -171,6 +209,26 @@ describe("smp-relay CLI (main)", () => {
     expect(second.RELAY_CA_CERT).toBe(first.RELAY_CA_CERT);
     expect(second.RELAY_ONLINE_CERT).not.toBe(first.RELAY_ONLINE_CERT);
     expect(readFileSync(devVarsPath, "utf8").match(/RELAY_ONLINE_KEY=/g)).toHaveLength(1);
+    // No --host: the host of the certificate in .dev.vars (and of id/online-cert.pem) is kept.
+    expect(c2.err()).toContain("host:                 relay.example   (kept from the previous certificate)");
+    expect(c2.err()).toMatch(/address \(unchanged\): +smp:\/\/[A-Za-z0-9_-]{43}@relay\.example\n/);
+    expect(certificateCommonName(base64url.decode(second.RELAY_ONLINE_CERT!))).toBe("relay.example");
+  });
+
+  it("rotate without --host reads the host from the --dev-vars file when the CA directory has no online certificate", async () => {
+    const dir = tempDir();
+    const devVarsPath = join(dir, ".dev.vars");
+    expect(await main(["identity", "--out", join(dir, "id"), "--host", "a.example", "--dev-vars-file", devVarsPath], capture().io)).toBe(0);
+    rmSync(join(dir, "id", ONLINE_CERT_FILE)); // as made before online-cert.pem existed
+    const c = capture();
+    expect(await main(["identity", "rotate", "--ca", join(dir, "id"), "--dev-vars-file", devVarsPath], c.io)).toBe(0);
+    expect(c.out()).toContain("(kept from the previous certificate)");
+    expect(certificateCommonName(base64url.decode(parseDotenv(readFileSync(devVarsPath, "utf8")).RELAY_ONLINE_CERT!))).toBe("a.example");
+
+    rmSync(join(dir, "id", ONLINE_CERT_FILE));
+    const none = capture();
+    expect(await main(["identity", "rotate", "--ca", join(dir, "id")], none.io)).toBe(0);
+    expect(none.out()).toContain(`host:                 ${DEFAULT_HOST}   (no previous certificate found; use --host)`);
   });
 
   it("answers usage errors with exit code 2 and refusals with 1", async () => {
@@ -282,7 +340,7 @@ describe("npm run dev: environment", () => {
     expect(() => parseDevArgs(["--port", "x"])).toThrow(/--port must be a port number/);
   });
 
-  it("reads wrangler.toml [vars] and an env file the way wrangler dev does, and checks them", async () => {
+  it("reads wrangler.jsonc vars and an env file the way wrangler dev does, and checks them", async () => {
     const dir = tempDir();
     const { secrets, identity } = await createIdentity({ outDir: join(dir, "id") });
     const envFile = join(dir, "secrets.env");

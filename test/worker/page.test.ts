@@ -68,7 +68,7 @@ describe("GET /", () => {
     expect(html).toContain(`At most ${config.queueQuota} per queue`);
     expect(html).toContain("no logs of queue ids or IP addresses");
     expect(html).toContain(`<a href="${SOURCE_URL}"`);
-    // The note follows the relay's configuration (no QUEUE_PASSWORD in wrangler.toml).
+    // The note follows the relay's configuration (no QUEUE_PASSWORD in wrangler.jsonc).
     expect(html.includes(PASSWORD_NOTE)).toBe(config.queuePassword !== null);
   });
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `smp-relay` command (package.json "bin" → dist/cli/bin.js, plain Node): `identity` and
+// `identity rotate` (identity.ts), `dev` (dev.ts: a local relay through the test harness).
+import process from "node:process";
+import { DEV_USAGE, runDev } from "./dev.js";
+import { main as identity, USAGE } from "./identity.js";
+
+const argv = process.argv.slice(2);
+if (argv[0] === "dev") {
+  process.exitCode = await runDev(argv.slice(1));
+} else if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
+  process.stdout.write(`${USAGE.trimEnd()}\n\n${DEV_USAGE}`);
+} else {
+  process.exitCode = await identity(argv);
+}

@@ -1,0 +1,37 @@
+// `smp-relay/client`: the client library for Node ≥ 20 and browsers. Nothing on this path imports
+// a Node module; `useNodeCrypto` (native HKDF in Node) is opt-in from `smp-relay/client/node`.
+export { connect, SMPClient, type CommandAuth, type ConnectOptions, type Push } from "./client.js";
+export { ConnectionClosedError, SMPProtocolError, TimeoutError } from "./errors.js";
+export {
+  ack,
+  createQueue,
+  decryptMessage,
+  deleteQueue,
+  deliveries,
+  DeliveryStream,
+  getMessage,
+  MessageDecryptionError,
+  messages,
+  parseQueueInfo,
+  queueInfo,
+  QueueInfoError,
+  secureQueue,
+  secureSenderQueue,
+  sendMessage,
+  subscribe,
+  suspend,
+  UnexpectedReplyError,
+  type CreateQueueOptions,
+  type Delivery,
+  type MessageBody,
+  type QueueInfo,
+  type QuotaMarker,
+  type ReceivedMessage,
+  type RecipientQueue,
+  type SendOptions,
+} from "./queues.js";
+export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
+export { ServerIdentityError, type VerifiedServer } from "./verifyServer.js";
+export { formatAddress, parseAddress, type RelayAddress } from "../protocol/address.js";
+export type { QueueMode } from "../protocol/commands.js";
+export { generateX25519, type X25519KeyPair } from "../crypto/x25519.js";

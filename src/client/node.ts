@@ -1,0 +1,2 @@
+// `smp-relay/client/node`: Node-only additions to the client (they import node: modules).
+export { useNodeCrypto } from "./nodeCrypto.js";
