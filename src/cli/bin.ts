@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `smp-relay` command (package.json "bin" → dist/cli/bin.js, plain Node): `identity` and
+// The `smp-relay` command (bin/smp-relay.js runs this, built to dist/cli/bin.js): `identity` and
 // `identity rotate` (identity.ts), `dev` (dev.ts: a local relay through the test harness).
 import process from "node:process";
 import { DEV_USAGE, runDev } from "./dev.js";

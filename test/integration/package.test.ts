@@ -57,9 +57,9 @@ afterAll(() => {
 });
 
 describe("the packed package in a fresh project", () => {
-  it("ships dist, README and SECURITY.md, not the sources or tests", () => {
+  it("ships dist, the bin launcher, README and SECURITY.md, not the sources or tests", () => {
     const pkg = join(project, "node_modules/smp-relay");
-    expect(readdirSync(pkg).sort()).toEqual(["README.md", "SECURITY.md", "dist", "package.json"]);
+    expect(readdirSync(pkg).sort()).toEqual(["README.md", "SECURITY.md", "bin", "dist", "package.json"]);
     expect(readdirSync(join(pkg, "dist")).sort()).toEqual(["cli", "client", "crypto", "protocol", "server", "testing", "worker"]);
   });
 
