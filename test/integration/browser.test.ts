@@ -2,8 +2,9 @@
 // test/helpers/chromium.ts (CHROMIUM_PATH, Debian's, or on PATH), headless, driven by
 // playwright-core (which never downloads a browser of its own). The relay runs as `npm run dev`
 // runs it. Without Chromium the browser tests are skipped with one loud line, but fail under CI.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { build } from "esbuild";
 import jsQR from "jsqr";
@@ -216,6 +217,45 @@ describe.skipIf(SKIP_BROWSER)("our client library in Chromium", () => {
     expect(result.userAgent).toMatch(/Chrome\/\d+/);
     expect(errors).toEqual([]);
     await context.close();
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)("examples/browser", () => {
+  it("as the README says: bundled with esbuild, served, opened with the relay's URL and address, it sends itself a message", async () => {
+    // The example imports "smp-relay/client"; here that is this repository's client entry point.
+    const bundle = await build({
+      entryPoints: [resolve(ROOT, "examples/browser/app.js")],
+      alias: { "smp-relay/client": resolve(ROOT, "src/client/index.ts") },
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+    });
+    const files: Record<string, { type: string; body: string }> = {
+      "/index.html": { type: "text/html", body: readFileSync(resolve(ROOT, "examples/browser/index.html"), "utf8") },
+      "/app.bundle.js": { type: "text/javascript", body: bundle.outputFiles[0]!.text },
+      // The browser asks for one; an empty icon keeps its console free of 404s.
+      "/favicon.ico": { type: "image/x-icon", body: "" },
+    };
+    const server = createServer((req, res) => {
+      const f = files[new URL(req.url ?? "/", "http://x").pathname];
+      res.writeHead(f ? 200 : 404, { "content-type": f?.type ?? "text/plain" }).end(f?.body ?? "");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    const { context, page, errors } = await openPage();
+    try {
+      await page.goto(`http://127.0.0.1:${port}/index.html?ws=${encodeURIComponent(relay.wsUrl)}&address=${encodeURIComponent(address)}`);
+      await page.click("#go");
+      await page.waitForFunction(() => /done|error/.test(document.getElementById("log")!.textContent ?? ""), undefined, { timeout: 20_000 });
+      expect(await page.textContent("#log")).toBe("queue created\nreceived: hello from the browser\ndone\n");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
