@@ -3,7 +3,7 @@
 // plain Node). In a clone without a build it runs the TypeScript sources (src/cli/bin.ts)
 // through tsx, a devDependency, so `npx smp-relay …` works either way.
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, URL } from "node:url";
 
 const built = new URL("../dist/cli/bin.js", import.meta.url);
 if (existsSync(fileURLToPath(built))) {
