@@ -34,4 +34,16 @@ export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
 export { ServerIdentityError, type VerifiedServer } from "./verifyServer.js";
 export { formatAddress, parseAddress, type RelayAddress } from "../protocol/address.js";
 export type { QueueMode } from "../protocol/commands.js";
+export {
+  formatShortLink,
+  LINK_ID_LENGTH,
+  LINK_KEY_LENGTH,
+  parseShortLink,
+  relayLinkServer,
+  ShortLinkError,
+  type ContactLinkType,
+  type ShortLink,
+  type ShortLinkScheme,
+  type ShortLinkServer,
+} from "./shortLink.js";
 export { generateX25519, type X25519KeyPair } from "../crypto/x25519.js";

@@ -2,6 +2,9 @@
 // Decoders throw CommandError (UNKNOWN / SYNTAX) for commands and ParseError for responses.
 import { asciiBytes, bytesToAscii, CHAR_SPACE, Decoder, Encoder, ParseError } from "./encoding.js";
 import { CommandError, type ErrorCode } from "./errors.js";
+import { decodeLinkParams, encodeLinkParams, isLinkCommandWithParams, type LinkCommand } from "./linkCommands.js";
+
+export { LINK_COMMAND_TAGS, type LinkCommand, type LinkCommandTag } from "./linkCommands.js";
 
 export type QueueMode = "M" | "C";
 
@@ -37,9 +40,17 @@ export interface ForwardCommand {
   encrypted: Uint8Array;
 }
 
-/** Commands that exist at v19 but that a web relay does not serve (notifiers, links, services). */
+/**
+ * Commands that exist at v19 but that this relay answers `ERR CMD PROHIBITED` (notifiers, links,
+ * services). The link commands among them (LSET, LDEL, LKEY, RKEY) are parsed in full
+ * (WIRE.md 6.13a, linkCommands.ts); the others are in UNPARSED_TAGS.
+ */
 export const UNSERVED_TAGS = ["NKEY", "NDEL", "NSUB", "NSUBS", "RKEY", "LSET", "LDEL", "LKEY", "SUBS", "RFWD"] as const;
 export type UnservedTag = (typeof UNSERVED_TAGS)[number];
+
+/** Unserved commands whose parameters are not parsed: they decode to their tag alone. */
+export const UNPARSED_TAGS = ["NKEY", "NDEL", "NSUB", "NSUBS", "SUBS", "RFWD"] as const;
+export type UnparsedTag = (typeof UNPARSED_TAGS)[number];
 
 export type ClientCommand =
   | NewCommand
@@ -56,12 +67,15 @@ export type ClientCommand =
   | { tag: "LGET" }
   | ProxyCommand
   | ForwardCommand
-  | { tag: UnservedTag };
+  | LinkCommand
+  | { tag: UnparsedTag };
 
 export type CommandTag = ClientCommand["tag"];
 
-const NO_PARAMS = new Set(["SUB", "GET", "OFF", "DEL", "QUE", "PING", "LGET"]);
-const UNSERVED = new Set<string>(UNSERVED_TAGS);
+const NO_PARAMS = new Set(["SUB", "GET", "OFF", "DEL", "QUE", "PING", "LGET", "LDEL"]);
+const UNPARSED = new Set<string>(UNPARSED_TAGS);
+/** Tags that must have parameters: without any, they are `CMD SYNTAX`. */
+const WITH_PARAMS = new Set(["NEW", "KEY", "SKEY", "SEND", "ACK", "PRXY", "PFWD", "LSET", "LKEY", "RKEY"]);
 
 /** Splits "TAG" or "TAG params…" into the tag and a decoder over the parameters. */
 function splitTag(cmd: Uint8Array): { tag: string; params: Decoder | null } {
@@ -119,23 +133,25 @@ function decodeParams(tag: string, d: Decoder): ClientCommand {
     case "PFWD":
       return { tag, version: d.word16(), commandKey: d.shortBytes(), encrypted: d.tail() };
     default:
+      if (isLinkCommandWithParams(tag)) return decodeLinkParams(tag, d);
       throw new CommandError("UNKNOWN");
   }
 }
 
 /**
  * Parses a command. Unknown tags give `CMD UNKNOWN`; a known tag with malformed, missing or extra
- * parameters gives `CMD SYNTAX`. Tags the relay does not serve parse without their parameters.
+ * parameters gives `CMD SYNTAX`. The link commands parse in full (WIRE.md 6.13a); the other
+ * unserved tags (UNPARSED_TAGS) parse without their parameters.
  */
 export function decodeCommand(cmd: Uint8Array): ClientCommand {
   const { tag, params } = splitTag(cmd);
-  if (UNSERVED.has(tag)) return { tag: tag as UnservedTag };
+  if (UNPARSED.has(tag)) return { tag: tag as UnparsedTag };
   if (NO_PARAMS.has(tag)) {
     if (params !== null) throw new CommandError("SYNTAX");
     return { tag } as ClientCommand;
   }
   if (params === null) {
-    if (["NEW", "KEY", "SKEY", "SEND", "ACK", "PRXY", "PFWD"].includes(tag)) throw new CommandError("SYNTAX");
+    if (WITH_PARAMS.has(tag)) throw new CommandError("SYNTAX");
     throw new CommandError("UNKNOWN");
   }
   try {
@@ -183,6 +199,12 @@ export function encodeCommand(c: ClientCommand): Uint8Array {
       break;
     case "PFWD":
       e.byte(CHAR_SPACE).word16(c.version).shortBytes(c.commandKey).raw(c.encrypted);
+      break;
+    case "LSET":
+    case "LKEY":
+    case "RKEY":
+      e.byte(CHAR_SPACE);
+      encodeLinkParams(e, c);
       break;
     default:
       break;

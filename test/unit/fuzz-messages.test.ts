@@ -9,6 +9,7 @@ import {
   decodeResponse,
   encodeCommand,
   encodeResponse,
+  UNPARSED_TAGS,
   UNSERVED_TAGS,
   type ClientCommand,
   type IdsResponse,
@@ -82,7 +83,15 @@ const clientCommand: fc.Arbitrary<ClientCommand> = fc.oneof(
     basicAuth: maybeShort,
   }),
   fc.record({ tag: fc.constant("PFWD" as const), version: fc.nat(0xffff), commandKey: keyBytes, encrypted: tailBytes }),
-  fc.constantFrom(...UNSERVED_TAGS).map((tag) => ({ tag }) as ClientCommand),
+  // Short-link commands (WIRE.md 6.13a).
+  fc.record({ tag: fc.constant("LSET" as const), linkId: shortBytes, fixedData: largeBytes, userData: largeBytes }),
+  fc.constant({ tag: "LDEL" as const }),
+  fc.record({ tag: fc.constant("LKEY" as const), senderKey: keyBytes }),
+  fc.record({
+    tag: fc.constant("RKEY" as const),
+    recipientKeys: fc.oneof(fc.array(keyBytes, { minLength: 1, maxLength: 4 }), fc.array(fc.uint8Array({ maxLength: 2 }), { minLength: 250, maxLength: 255 })),
+  }),
+  fc.constantFrom(...UNPARSED_TAGS).map((tag) => ({ tag }) as ClientCommand),
 );
 
 const ALL_TAGS = ["NEW", "SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE", "PING", "LGET", "PRXY", "PFWD", ...UNSERVED_TAGS];
@@ -181,12 +190,15 @@ describe("client commands", () => {
         seen.add(`NEW qrd=${c.queueReqData === null ? "none" : `${c.queueReqData.mode} link=${c.queueReqData.link !== null}`}`);
       }
       if (c.tag === "SEND") seen.add(`SEND ${c.notify}`);
+      if (c.tag === "RKEY") seen.add(`RKEY ${c.recipientKeys.length === 1 ? "one" : "several"}`);
     });
     for (const t of ALL_TAGS) expect(seen).toContain(t);
     for (const a of [true, false]) for (const s of [true, false]) for (const n of [true, false]) expect(seen).toContain(`NEW basicAuth=${a} subscribe=${s} ntf=${n}`);
     for (const q of ["none", "M link=false", "M link=true", "C link=false", "C link=true"]) expect(seen).toContain(`NEW qrd=${q}`);
     expect(seen).toContain("SEND true");
     expect(seen).toContain("SEND false");
+    expect(seen).toContain("RKEY one");
+    expect(seen).toContain("RKEY several");
   });
 
   it("not exact by design: SEND skips reserved flag bytes after T/F, unserved tags drop their parameters", () => {
@@ -200,7 +212,7 @@ describe("client commands", () => {
       200,
     );
     check(
-      fc.property(fc.constantFrom(...UNSERVED_TAGS), fc.uint8Array({ maxLength: 80 }), (tag, params) => {
+      fc.property(fc.constantFrom(...UNPARSED_TAGS), fc.uint8Array({ maxLength: 80 }), (tag, params) => {
         // The relay answers these without reading them, so their parameters are not parsed.
         expect(hexify(decodeCommand(concat(asciiBytes(`${tag} `), params)))).toEqual(hexify({ tag }));
       }),
@@ -238,7 +250,7 @@ describe("client commands", () => {
     check(
       fc.property(clientCommand, fc.uint8Array({ minLength: 1, maxLength: 8 }), (c, extra) => {
         const b = encodeCommand(c);
-        if (c.tag === "SEND" || c.tag === "PFWD" || (UNSERVED_TAGS as readonly string[]).includes(c.tag)) return;
+        if (c.tag === "SEND" || c.tag === "PFWD" || (UNPARSED_TAGS as readonly string[]).includes(c.tag)) return;
         // Everything after the tag is exact: an extra byte is a syntax error.
         const withExtra = b.length === c.tag.length ? concat(b, Uint8Array.of(0x20), extra) : concat(b, extra);
         expect(() => decodeCommand(withExtra)).toThrow(CommandError);
