@@ -7,6 +7,7 @@
 //
 // After the connection closes nothing is written any more (`close()`): a command still in flight
 // when the socket closed must not leave a row behind once the object has freed its storage.
+import { equalBytes } from "../protocol/encoding.js";
 import { execCounted } from "./metrics.js";
 import type { ConnQueue } from "./queue.js";
 
@@ -106,5 +107,5 @@ function same(a: ConnQueue | null, b: ConnQueue | null): boolean {
   if (a.mode === "sub" || b.mode === "sub") return a.mode === b.mode && (a as { gen: number }).gen === (b as { gen: number }).gen;
   const x = a.delivered;
   const y = b.delivered;
-  return x === null || y === null ? x === y : x.length === y.length && x.every((v, i) => v === y[i]);
+  return x === null || y === null ? x === y : equalBytes(x, y);
 }

@@ -179,8 +179,8 @@ export class QueueDO extends DurableObject<Env> {
     return { reply: { tag: "SOK", serviceId: null }, ...(head ? { push: msg(head) } : {}), conn: { mode: "sub", gen } };
   }
 
+  /** KEY, SKEY: the key was checked to be one when the command was parsed (dispatch.ts prepare). */
   private secure(q: QueueRecord, senderKey: Uint8Array): QueueResult {
-    if (decodePublicKey(senderKey) === null) return AUTH;
     if (q.snd_key === null) this.store.update({ snd_key: senderKey.slice() });
     else if (!equalBytes(q.snd_key, senderKey)) return AUTH;
     return { reply: OK };
@@ -352,7 +352,7 @@ export class QueueDO extends DurableObject<Env> {
    * whose socket is gone, or that no longer holds this subscription generation, answers false:
    * the queue then forgets that subscription (a newer one stays).
    */
-  private pushTo(session: string, gen: number, q: QueueRecord, response: ServerResponse, attempt = 0): void {
+  private pushTo(session: string, gen: number, q: Pick<QueueRecord, "name" | "rcv_id">, response: ServerResponse, attempt = 0): void {
     const stub = this.env.SESSION.get(this.env.SESSION.idFromString(session));
     const { name, rcv_id } = q;
     void stub.push(name, rcv_id, response, gen).then(
@@ -367,7 +367,7 @@ export class QueueDO extends DurableObject<Env> {
         const stale = response.tag === "MSG" && (current === null || current.subscriber !== session || current.sub_gen !== gen);
         if (stale) return;
         if (attempt < PUSH_RETRY_MS.length) {
-          setTimeout(() => this.pushTo(session, gen, { name, rcv_id } as QueueRecord, response, attempt + 1), PUSH_RETRY_MS[attempt]);
+          setTimeout(() => this.pushTo(session, gen, { name, rcv_id }, response, attempt + 1), PUSH_RETRY_MS[attempt]);
           return;
         }
         // Unreachable for long: treat it as gone. Its client subscribes again when it reconnects.

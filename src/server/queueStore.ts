@@ -7,6 +7,7 @@
 // of the queue*, unless the head was removed by something other than the subscriber's own ACK
 // (a GET reader's ACK, expiry). Only then is its id written down, in `delivered`, until the
 // subscriber's next ACK or SUB. So a message costs one INSERT (SEND) and one DELETE (ACK).
+import { equalBytes } from "../protocol/encoding.js";
 import { execCounted } from "./metrics.js";
 
 const SCHEMA = `
@@ -134,7 +135,7 @@ export class QueueStore {
     const values: SqlStorageValue[] = [];
     for (const [k, v] of Object.entries(changes) as [keyof QueueRecord, unknown][]) {
       const before = q[k];
-      const same = v instanceof Uint8Array && before instanceof Uint8Array ? equal(v, before) : v === before;
+      const same = v instanceof Uint8Array && before instanceof Uint8Array ? equalBytes(v, before) : v === before;
       if (same) continue;
       cols.push(`${k} = ?`);
       values.push(v instanceof Uint8Array ? blob(v) : (v as SqlStorageValue));
@@ -202,8 +203,4 @@ export class QueueStore {
   private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
     return execCounted<T>(this.sql, query, ...bindings);
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -13,13 +13,13 @@ import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25
 import { base64 } from "../../src/protocol/base64.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
 import { hex } from "../../src/protocol/encoding.js";
-import { loadQueueIds } from "../../src/server/identityStore.js";
 import { metrics } from "../../src/server/metrics.js";
 import { QueueDO } from "../../src/server/queue.js";
 import { SessionDO } from "../../src/server/session.js";
 import { DeliveryLog } from "../helpers/delivery-check.js";
 import { TestConn } from "./delivery-conn.js";
 import type { Label, Outcome } from "./delivery-model.js";
+import { evict, queueObjectOf } from "./objects.js";
 
 /** QUEUE_QUOTA for the test's queues: small, so ERR QUOTA and the marker come up in short runs. */
 export const TEST_QUOTA = 3;
@@ -218,10 +218,9 @@ export class World {
     };
     const r = await tc.request(corrId, await tc.transmission(corrId, new Uint8Array(0), cmd, rcvKey.privateKey));
     if (r.tag !== "IDS") throw new Error(`NEW: ${r.tag === "ERR" ? `ERR ${r.code}` : r.tag}`);
-    const routed = (await loadQueueIds(env)).open(r.rcvId);
-    if (routed === null) throw new Error("rcvId does not open");
+    const { stub } = await queueObjectOf(r.rcvId);
     const dhSecret = await x25519(dhKey.privateKey, r.srvDhKey.subarray(12));
-    this.queues.push({ name: `run${this.run}/q${qi}`, rcvId: r.rcvId, sndId: r.sndId, rcvKey, dhSecret, stub: env.QUEUE.getByName(routed.queue), keys: { k1, k2 } });
+    this.queues.push({ name: `run${this.run}/q${qi}`, rcvId: r.rcvId, sndId: r.sndId, rcvKey, dhSecret, stub, keys: { k1, k2 } });
     await this.evictQueue(qi);
   }
 
@@ -402,18 +401,6 @@ function matches(expected: ExpEv[], got: Ev[], b: Bindings): boolean {
   });
 }
 
-/**
- * The object forgets everything it kept in memory: its state becomes that of an instance
- * constructed now over the same storage and sockets (the `evict` of faults.test.ts).
- */
-async function evict<T extends Rpc.DurableObjectBranded>(stub: DurableObjectStub<T>, make: (state: DurableObjectState) => object): Promise<void> {
-  await runInDurableObject(stub, (instance, state) => {
-    const fresh = make(state) as Record<string, unknown>;
-    const target = instance as unknown as Record<string, unknown>;
-    for (const k of Object.keys(target)) if (!(k in fresh)) delete target[k];
-    Object.assign(target, fresh);
-  });
-}
 
 /**
  * Until the Session object has nothing in flight: its frame chain (when it has one, `tail`) has

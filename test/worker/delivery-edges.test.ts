@@ -1,71 +1,15 @@
 // Edges found by a review of the delivery rewrite (issue 10), each failing before its fix: a check
 // order that differed from upstream's server (Server.hs sendMessage; Protocol.hs parses KEY's key)
 // and a push that failed once leaving a live subscriber with nothing delivered.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { SMPClient } from "../../src/client/client.js";
-import { createQueue, decryptMessage, register, sendMessage, suspend, type RecipientQueue } from "../../src/client/queues.js";
-import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
-import { hex } from "../../src/protocol/encoding.js";
-import { loadQueueIds } from "../../src/server/identityStore.js";
+import { createQueue, sendMessage, suspend } from "../../src/client/queues.js";
 import { QueueDO } from "../../src/server/queue.js";
 import type { SessionDO } from "../../src/server/session.js";
-import { openWithSession } from "./session-of.js";
+import { evict, queueObjectOf } from "./objects.js";
+import { closeAll, open, rcv, said, until, watch } from "./watched-conn.js";
 
 const utf8 = new TextEncoder();
-const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Conn {
-  client: SMPClient;
-  session: DurableObjectStub<SessionDO>;
-  pushes: string[];
-}
-
-async function until(what: string, ready: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(5);
-  }
-}
-
-async function open(q?: RecipientQueue): Promise<Conn> {
-  const { client, session } = await openWithSession();
-  const c: Conn = { client, session, pushes: [] };
-  if (q) watch(c, q);
-  return c;
-}
-
-function watch(c: Conn, q: RecipientQueue): void {
-  register(c.client, q);
-  c.client.onPush((p) => {
-    if (hex(p.entityId) !== hex(q.rcvId)) return;
-    const r = p.response;
-    if (r.tag === "MSG") c.pushes.push(`MSG ${bodyOf(q, r)}`);
-    else if (r.tag === "END" || r.tag === "DELD") c.pushes.push(r.tag);
-  });
-}
-
-function bodyOf(q: RecipientQueue, r: ServerResponse): string {
-  if (r.tag !== "MSG") return r.tag === "ERR" ? `ERR ${r.code}` : r.tag;
-  const m = decryptMessage(q, r.msgId, r.body);
-  return m.quota ? "QUOTA" : text(m.body);
-}
-
-function rcv(c: Conn, q: RecipientQueue, cmd: ClientCommand): Promise<ServerResponse> {
-  return c.client.request(q.rcvId, cmd, { x25519PrivateKey: q.rcvAuthKey.privateKey });
-}
-
-const said = (q: RecipientQueue, r: ServerResponse): string => (r.tag === "MSG" ? `MSG ${bodyOf(q, r)}` : r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
-
-async function queueObject(q: RecipientQueue): Promise<{ name: string; stub: DurableObjectStub<QueueDO> }> {
-  const routed = (await loadQueueIds(env)).open(q.rcvId);
-  if (routed === null) throw new Error("rcvId does not open");
-  return { name: routed.queue, stub: env.QUEUE.getByName(routed.queue) };
-}
-
-const closeAll = (...cs: Conn[]): void => cs.forEach((c) => c.client.isOpen && c.client.close());
 
 // ---- 1. Reply and check order against Server.hs ----
 
@@ -100,15 +44,6 @@ describe("KEY / SKEY with a sender key that is not a key (Protocol.hs: KEY <$> _
   });
 });
 
-/** The object forgets its memory, as after an eviction and a wake (faults.test.ts's evict). */
-async function evict<T extends Rpc.DurableObjectBranded>(stub: DurableObjectStub<T>, make: (state: DurableObjectState) => object): Promise<void> {
-  await runInDurableObject(stub, (instance, state) => {
-    const fresh = make(state) as Record<string, unknown>;
-    const target = instance as unknown as Record<string, unknown>;
-    for (const k of Object.keys(target)) if (!(k in fresh)) delete target[k];
-    Object.assign(target, fresh);
-  });
-}
 
 // ---- 2. Silent stalls ----
 
@@ -140,7 +75,7 @@ describe("a push that fails once, to a subscriber whose connection is fine", () 
     const q = await createQueue(r.client, { subscribe: true });
     watch(r, q);
     const s = await open();
-    const { stub } = await queueObject(q);
+    const { stub } = await queueObjectOf(q.rcvId);
     await evict(stub, (state) => new QueueDO(state, envFailingFirstPush()));
     await sendMessage(s.client, q.sndId, utf8.encode("m1"));
     await sendMessage(s.client, q.sndId, utf8.encode("m2"));

@@ -4,89 +4,27 @@
 // upstream's (Server.hs acknowledgeMsg / tryDelMsg / tryDelPeekMsg, subscribeQueue; WIRE.md 6.8).
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { SMPClient } from "../../src/client/client.js";
-import { createQueue, decryptMessage, queueInfo, register, sendMessage, subscribe, type RecipientQueue } from "../../src/client/queues.js";
+import { createQueue, queueInfo, sendMessage, subscribe, type RecipientQueue } from "../../src/client/queues.js";
 import { base64 } from "../../src/protocol/base64.js";
 import { encodeBatch } from "../../src/protocol/batch.js";
-import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
-import { hex } from "../../src/protocol/encoding.js";
+import { encodeCommand } from "../../src/protocol/commands.js";
 import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
 import { makeAuthenticator } from "../../src/crypto/authenticator.js";
 import { randomBytes } from "../../src/crypto/random.js";
-import { loadQueueIds } from "../../src/server/identityStore.js";
-import type { QueueDO } from "../../src/server/queue.js";
-import type { SessionDO } from "../../src/server/session.js";
-import { openWithSession } from "./session-of.js";
+import { holdQueueReplies, queueObjectOf } from "./objects.js";
+import { closeAll, open, rcv, said, until, watch, type Conn } from "./watched-conn.js";
 
 const utf8 = new TextEncoder();
-const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-
-interface Conn {
-  client: SMPClient;
-  session: DurableObjectStub<SessionDO>;
-  /**
-   * What arrived for the queue, in order: "MSG <body>" (pushed, or as the reply to ACK or GET:
-   * the client library hands both to its listeners), "END", "DELD".
-   */
-  pushes: string[];
-}
-
-/** Polls until `ready()` holds; fails after `ms` saying what was awaited. */
-async function until(what: string, ready: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function open(q?: RecipientQueue): Promise<Conn> {
-  const { client, session } = await openWithSession();
-  const c: Conn = { client, session, pushes: [] };
-  if (q) watch(c, q);
-  return c;
-}
-
-/** Records the connection's deliveries and pushes for `q`. */
-function watch(c: Conn, q: RecipientQueue): void {
-  register(c.client, q);
-  c.client.onPush((p) => {
-    if (hex(p.entityId) !== hex(q.rcvId)) return;
-    const r = p.response;
-    if (r.tag === "MSG") c.pushes.push(`MSG ${bodyOf(q, r)}`);
-    else if (r.tag === "END" || r.tag === "DELD") c.pushes.push(r.tag);
-  });
-}
-
-function bodyOf(q: RecipientQueue, r: ServerResponse): string {
-  if (r.tag !== "MSG") return r.tag === "ERR" ? `ERR ${r.code}` : r.tag;
-  const m = decryptMessage(q, r.msgId, r.body);
-  return m.quota ? "QUOTA" : text(m.body);
-}
-
-/** A recipient command as sent, with its exact reply (ERR included). */
-function rcv(c: Conn, q: RecipientQueue, cmd: ClientCommand): Promise<ServerResponse> {
-  return c.client.request(q.rcvId, cmd, { x25519PrivateKey: q.rcvAuthKey.privateKey });
-}
-
-/** The reply as text: "OK", "SOK", "MSG <body>", "ERR <code>". */
-const said = (q: RecipientQueue, r: ServerResponse): string => (r.tag === "MSG" ? `MSG ${bodyOf(q, r)}` : r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
-
-async function queueObject(q: RecipientQueue): Promise<{ name: string; stub: DurableObjectStub<QueueDO> }> {
-  const routed = (await loadQueueIds(env)).open(q.rcvId);
-  if (routed === null) throw new Error("rcvId does not open");
-  return { name: routed.queue, stub: env.QUEUE.getByName(routed.queue) };
-}
 
 /** The msgId of the last MSG pushed to `c` for `q`, read from its Queue object's head. */
 async function headId(q: RecipientQueue): Promise<Uint8Array> {
-  const { stub } = await queueObject(q);
+  const { stub } = await queueObjectOf(q.rcvId);
   return runInDurableObject(stub, (_i, state) => new Uint8Array(state.storage.sql.exec<{ m: ArrayBuffer }>("SELECT msg_id AS m FROM msg ORDER BY seq LIMIT 1").one().m));
 }
 
 /** Moves the expiry of the oldest `n` stored messages into the past: the clock moved on. */
 async function expireOldest(q: RecipientQueue, n: number): Promise<void> {
-  const { stub } = await queueObject(q);
+  const { stub } = await queueObjectOf(q.rcvId);
   await runInDurableObject(stub, (_i, state) => {
     state.storage.sql.exec("UPDATE msg SET expires = ? WHERE seq IN (SELECT seq FROM msg ORDER BY seq LIMIT ?)", Date.now() - 1000, n);
   });
@@ -100,7 +38,6 @@ async function setup(): Promise<{ a: Conn; b: Conn; s: Conn; q: RecipientQueue; 
   return { a, b, s, q, send: (body) => sendMessage(s.client, q.sndId, utf8.encode(body)) };
 }
 
-const closeAll = (...cs: Conn[]): void => cs.forEach((c) => c.client.isOpen && c.client.close());
 
 describe("a GET reader beside the subscriber (issue 10, input 1)", () => {
   it("the subscriber's ACK of a message the reader already ACKed answers the next message", async () => {
@@ -152,7 +89,7 @@ describe("an ACK of a message that expired while delivered (issue 10, input 2)",
       const m1 = await headId(q);
       await send("m2");
       await expireOldest(q, 1);
-      if (how === "alarm") expect(await runDurableObjectAlarm((await queueObject(q)).stub)).toBe(true);
+      if (how === "alarm") expect(await runDurableObjectAlarm((await queueObjectOf(q.rcvId)).stub)).toBe(true);
       // What A was given is still m1, not m2 (which was never sent to it).
       const info = await queueInfo(a.client, q);
       expect(info.qiSub?.qDelivered).toBe(base64.encode(m1));
@@ -169,7 +106,7 @@ describe("an ACK of a message that expired while delivered (issue 10, input 2)",
     await until("m1 pushed to A", () => a.pushes.length === 1);
     const m1 = await headId(q);
     await expireOldest(q, 1);
-    expect(await runDurableObjectAlarm((await queueObject(q)).stub)).toBe(true);
+    expect(await runDurableObjectAlarm((await queueObjectOf(q.rcvId)).stub)).toBe(true);
     await send("m2");
     // Not pushed: A still holds m1 unacknowledged (upstream: one outstanding message). A PING
     // round trip on A's connection lets a push, had there been one, arrive first.
@@ -190,7 +127,7 @@ describe("a late END from an older takeover (issue 10, input 3)", () => {
     expect(said(q, await rcv(a, q, { tag: "SUB" }))).toBe("SOK");
     await until("END to B", () => b.pushes.includes("END"));
     // The END of the first takeover arrives again, late: A's Session refuses it, A hears nothing.
-    const { name } = await queueObject(q);
+    const { name } = await queueObjectOf(q.rcvId);
     const before = a.pushes.length;
     expect(await runInDurableObject(a.session, (inst) => inst.push(name, q.rcvId, { tag: "END" }, 1))).toBe(false);
     await send("after");
@@ -202,7 +139,7 @@ describe("a late END from an older takeover (issue 10, input 3)", () => {
 
   it("40 rounds of a takeover SUB raced by the old subscriber's SUB 1-8 ms later: the SUB the queue saw last holds, the other ends with END, the next message reaches the holder", async () => {
     const { a, b, s, q, send } = await setup();
-    const { stub } = await queueObject(q);
+    const { stub } = await queueObjectOf(q.rcvId);
     const subscriber = (): Promise<string | null> =>
       runInDurableObject(stub, (_i, state) => state.storage.sql.exec<{ s: string | null }>("SELECT subscriber AS s FROM queue").one().s);
     // B subscribes first; then each round A takes over and B answers with its own SUB.
@@ -256,37 +193,16 @@ async function subFrame(c: Conn, q: RecipientQueue): Promise<Uint8Array> {
   return c.client.sealBlock(encodeBatch([encodeClientTransmission(auth, signed)]));
 }
 
-/** While false, the Session prepared by `holdQueueReplies` gets its Queue objects' replies late. */
-let replying = true;
-
-/** The Session's calls into Queue objects take effect at once, but their replies wait for `replying`. */
-async function holdQueueReplies(c: Conn): Promise<void> {
-  replying = false;
-  await runInDurableObject(c.session, (instance) => {
-    const target = instance as unknown as { env: Env };
-    const real = target.env;
-    const QUEUE = {
-      getByName: (name: string) => ({
-        call: async (arg: Parameters<QueueDO["call"]>[0]) => {
-          const r = await real.QUEUE.getByName(name).call(arg);
-          while (!replying) await new Promise((res) => setTimeout(res, 5));
-          return r;
-        },
-      }),
-    };
-    target.env = { ...real, QUEUE } as unknown as Env;
-  });
-}
 
 describe("a close during an in-flight SUB (issue 10, input 4)", () => {
   it("a SUB whose reply comes back after the socket closed writes nothing: the Session object keeps no storage", async () => {
     const owner = await open();
     const q = await createQueue(owner.client, { subscribe: false });
     const c = await open();
-    await holdQueueReplies(c);
+    const replies = await holdQueueReplies(c.session);
     c.client.sendFrame(await subFrame(c, q));
     // The queue has taken the subscription; its reply is held on the way back.
-    const { stub } = await queueObject(q);
+    const { stub } = await queueObjectOf(q.rcvId);
     for (let i = 0; i < 200; i++) {
       const subscriber = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec<{ s: string | null }>("SELECT subscriber AS s FROM queue").one().s);
       if (subscriber === c.session.id.toString()) break;
@@ -295,7 +211,7 @@ describe("a close during an in-flight SUB (issue 10, input 4)", () => {
     c.client.close();
     // Time for the close to reach the Session while the SUB is still in flight, then the reply.
     await new Promise((r) => setTimeout(r, 100));
-    replying = true;
+    replies.release();
     let tables = ["?"];
     for (let wait = 0; wait < 200 && tables.length > 0; wait++) {
       await new Promise((r) => setTimeout(r, 10));
@@ -343,7 +259,7 @@ describe("the quota marker at expiry (found beside issue 10: upstream deleteExpi
     await expect(sendMessage(s.client, q.sndId, utf8.encode("refused"))).rejects.toMatchObject({ code: "QUOTA" });
     // Every stored row, the marker included, is past its expiry; the alarm runs.
     await expireOldest(q, quota + 1);
-    expect(await runDurableObjectAlarm((await queueObject(q)).stub)).toBe(true);
+    expect(await runDurableObjectAlarm((await queueObjectOf(q.rcvId)).stub)).toBe(true);
     expect((await queueInfo(owner.client, q)).qiSize).toBe(1);
     // Still QUOTA for the sender until the recipient has taken the marker.
     await expect(sendMessage(s.client, q.sndId, utf8.encode("still refused"))).rejects.toMatchObject({ code: "QUOTA" });

@@ -19,11 +19,11 @@ import { hex } from "../../src/protocol/encoding.js";
 import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
 import { makeAuthenticator } from "../../src/crypto/authenticator.js";
 import { randomBytes } from "../../src/crypto/random.js";
-import { loadQueueIds } from "../../src/server/identityStore.js";
 import { metrics } from "../../src/server/metrics.js";
 import { QueueDO } from "../../src/server/queue.js";
 import { SessionDO } from "../../src/server/session.js";
 import { DeliveryLog, type DeliveryReport } from "../helpers/delivery-check.js";
+import { evict, holdQueueReplies, queueObjectOf } from "./objects.js";
 import { openWithSession } from "./session-of.js";
 
 const utf8 = new TextEncoder();
@@ -37,26 +37,7 @@ interface Conn {
 
 const open: () => Promise<Conn> = openWithSession;
 
-/** The Queue object behind a queue id, found through the relay's own id codec. */
-async function queueObject(q: RecipientQueue): Promise<DurableObjectStub<QueueDO>> {
-  const routed = (await loadQueueIds(env)).open(q.rcvId);
-  if (routed === null) throw new Error("rcvId does not open");
-  return env.QUEUE.getByName(routed.queue);
-}
 
-/**
- * The object forgets everything it kept in memory: its state becomes that of an instance
- * constructed now over the same storage and sockets, as after an eviction and a wake. Only
- * between events (never while one is being handled), as the runtime does.
- */
-async function evict<T extends Rpc.DurableObjectBranded>(stub: DurableObjectStub<T>, make: (state: DurableObjectState) => object): Promise<void> {
-  await runInDurableObject(stub, (instance, state) => {
-    const fresh = make(state) as Record<string, unknown>;
-    const target = instance as unknown as Record<string, unknown>;
-    for (const k of Object.keys(target)) if (!(k in fresh)) delete target[k];
-    Object.assign(target, fresh);
-  });
-}
 
 const evictSession = (c: Conn): Promise<void> => evict(c.session, (state) => new SessionDO(state, env));
 const evictQueue = (stub: DurableObjectStub<QueueDO>, e: Env = env): Promise<void> => evict(stub, (state) => new QueueDO(state, e));
@@ -169,7 +150,7 @@ async function fixture(opts: { subscribe?: boolean } = {}): Promise<Fixture> {
   const inbox = new Inbox(log, q, `q${++queueCount}`);
   inbox.watch(r.client);
   if (opts.subscribe ?? true) await subscribe(r.client, q);
-  const stub = await queueObject(q);
+  const stub = (await queueObjectOf(q.rcvId)).stub;
   return {
     r,
     s,
@@ -596,31 +577,6 @@ async function slowDelete(stub: DurableObjectStub<QueueDO>): Promise<void> {
   });
 }
 
-/** While set, a Session prepared by `slowReplies` gets its Queue objects' replies late. */
-let replying = true;
-
-/**
- * The Session's calls into Queue objects take effect at once but their replies reach it only
- * when `replying` is set again: a slow network between two objects.
- */
-async function slowReplies(c: Conn): Promise<void> {
-  replying = false;
-  await runInDurableObject(c.session, (instance) => {
-    const target = instance as unknown as { env: Env };
-    const real = target.env;
-    const QUEUE = {
-      getByName: (name: string) => ({
-        call: async (arg: Parameters<QueueDO["call"]>[0]) => {
-          const r = await real.QUEUE.getByName(name).call(arg);
-          while (!replying) await new Promise((res) => setTimeout(res, 5));
-          return r;
-        },
-        create: (arg: Parameters<QueueDO["create"]>[0]) => real.QUEUE.getByName(name).create(arg),
-      }),
-    };
-    target.env = { ...real, QUEUE } as unknown as Env;
-  });
-}
 
 /** Session push calls counted from the moment `countPushes` was called (the relay's own counter). */
 let pushBase = 0;
@@ -648,6 +604,7 @@ describe("a takeover racing the first SUB's reply", () => {
   it("the first SUB's reply is still on its way when the second SUB ends it: END still reaches the first connection, after its SOK", async () => {
     const f = await fixture({ subscribe: false });
     const [a, b] = await Promise.all([open(), open()]);
+    let replies: { release(): void } | undefined;
     try {
       f.inbox.watch(a.client);
       f.inbox.watch(b.client);
@@ -656,14 +613,14 @@ describe("a takeover racing the first SUB's reply", () => {
       a.client.onPush((p) => {
         if (p.response.tag === "END") timeline.push("END");
       });
-      await slowReplies(a);
+      replies = await holdQueueReplies(a.session);
       await countPushes(a);
       const subA = subscribe(a.client, f.q).then(() => timeline.push("SOK"));
       await untilSubscriber(f.stub, a);
       await subscribe(b.client, f.q);
       // The takeover's END reaches A's Session before the reply to A's SUB does.
       await f.inbox.until("the END push at A's Session", () => pushesSince() === 1);
-      replying = true;
+      replies.release();
       await subA;
       await a.client.ping();
 
@@ -675,7 +632,7 @@ describe("a takeover racing the first SUB's reply", () => {
       // And A must know it lost the queue: the last word it had about it is END.
       expect(timeline).toEqual(["SOK", "END"]);
     } finally {
-      replying = true;
+      replies?.release();
       a.client.close();
       b.client.close();
       f.close();
@@ -691,7 +648,7 @@ describe("a takeover racing the first SUB's reply", () => {
       await f.send(0);
       // Another queue of A's, whose DEL will take its time.
       const slow = await createQueue(a.client, { subscribe: false });
-      await slowDelete(await queueObject(slow));
+      await slowDelete((await queueObjectOf(slow.rcvId)).stub);
 
       // A's block: SUB (answered at once) and DEL of the slow queue (waits).
       const timeline: string[] = [];
