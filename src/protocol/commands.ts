@@ -41,11 +41,10 @@ export interface ForwardCommand {
 }
 
 /**
- * Commands that exist at v19 but that this relay answers `ERR CMD PROHIBITED` (notifiers, links,
- * services). The link commands among them (LSET, LDEL, LKEY, RKEY) are parsed in full
- * (WIRE.md 6.13a, linkCommands.ts); the others are in UNPARSED_TAGS.
+ * Commands that exist at v19 but that this relay answers `ERR CMD PROHIBITED` (notifiers,
+ * services); they are in UNPARSED_TAGS. (The link commands, WIRE.md 6.13a, are served.)
  */
-export const UNSERVED_TAGS = ["NKEY", "NDEL", "NSUB", "NSUBS", "RKEY", "LSET", "LDEL", "LKEY", "SUBS", "RFWD"] as const;
+export const UNSERVED_TAGS = ["NKEY", "NDEL", "NSUB", "NSUBS", "SUBS", "RFWD"] as const;
 export type UnservedTag = (typeof UNSERVED_TAGS)[number];
 
 /** Unserved commands whose parameters are not parsed: they decode to their tag alone. */

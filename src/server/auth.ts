@@ -80,3 +80,14 @@ export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promis
   await verifyAuthorization(d[kind ?? "x25519"], authorization, a.tForAuth, a.corrId, priv, a.tForAuthHash);
   return false;
 }
+
+/**
+ * verifyCommand against a list of keys (a contact queue's recipient keys after RKEY; WIRE.md
+ * 6.13a, upstream verifiedWithKeys): true when any verifies. An empty list costs one throwaway
+ * verification, as a missing key does.
+ */
+export async function verifyAny(keys: PublicKey[], a: AuthInput): Promise<boolean> {
+  if (keys.length === 0) return verifyCommand(null, a);
+  for (const k of keys) if (await verifyCommand(k, a)) return true;
+  return false;
+}

@@ -1,17 +1,20 @@
 // From one transmission to its reply: framing and credential checks first (WIRE.md 5.4, 5.5),
-// then the command. PING and refusals are answered here; NEW creates a Queue object; every other
-// queue command is routed, by its entity id, to the Queue object that owns it (see queue.ts).
-import { decodeCommand, type ClientCommand, type NewCommand, type ServerResponse } from "../protocol/commands.js";
-import { asciiBytes, constantTimeEqual, hex, ParseError } from "../protocol/encoding.js";
+// then the command. PING and refusals are answered here; NEW creates a Queue object (newQueue.ts);
+// every other queue command goes, by its entity id (routes.ts), to the Queue object that owns it
+// (queue.ts).
+import { decodeCommand, type ClientCommand, type ServerResponse } from "../protocol/commands.js";
+import { hex, ParseError } from "../protocol/encoding.js";
 import { CommandError, type ErrorCode } from "../protocol/errors.js";
 import { decodeClientTransmission, transmissionForAuth, type ClientTransmission } from "../protocol/transmission.js";
-import { AUTHENTICATOR_LENGTH, verifyAuthorization } from "../crypto/authenticator.js";
+import { AUTHENTICATOR_LENGTH } from "../crypto/authenticator.js";
 import { sha512 } from "../crypto/hash.js";
 import { decodePublicKey } from "../crypto/keys.js";
 import { verifyCommand, type AuthInput } from "./auth.js";
 import type { RelayConfig } from "./config.js";
-import { QUEUE_TAGS, type ConnQueue, type QueueCommand } from "./queue.js";
-import type { IdKind, QueueIdCodec, RoutedId } from "./queueIds.js";
+import { createQueue } from "./newQueue.js";
+import { QUEUE_TAGS, type ConnQueue, type QueueCall, type QueueCommand, type QueueResult } from "./queue.js";
+import type { IdKind, QueueIdCodec } from "./queueIds.js";
+import { entityKind, type IndexRoutes, type Route } from "./routes.js";
 
 /** Authorization lengths the protocol knows: none, Ed25519, X25519 authenticator, Ed448. */
 const AUTH_LENGTHS = new Set([0, 64, 80, 114]);
@@ -32,6 +35,8 @@ export interface SessionContext {
   sessionId: Uint8Array;
   sessionPriv: Uint8Array;
   ids: QueueIdCodec;
+  /** Entity ids to Queue objects, with this Session's remembered lookups. */
+  routes: IndexRoutes;
   config: RelayConfig;
   /** What this connection is to the queue: subscriber, GET reader, or neither (null). */
   connOf(queue: string): ConnQueue | null;
@@ -42,10 +47,13 @@ export interface SessionContext {
   takeNewQueueToken(): boolean;
 }
 
-/** A transmission after parsing: either already answered, or a command to run. */
+/**
+ * A transmission after parsing: either already answered, or a command to run, with the kind of
+ * id its entity must be (null for NEW) and, once resolved (resolveRoute), where that id leads.
+ */
 export type Prepared =
   | { done: Reply }
-  | { done?: undefined; t: ClientTransmission; c: ClientCommand; routed: RoutedId | null; group: string };
+  | { done?: undefined; t: ClientTransmission; c: ClientCommand; kind: IdKind | null; route: Route | null; group: string };
 
 export interface Outcome {
   reply: Reply;
@@ -83,11 +91,18 @@ function credentialError(t: ClientTransmission, c: ClientCommand): ErrorCode | n
   }
 }
 
+/** Keys a command carries that must be public keys; one that is not is CMD SYNTAX (upstream parses them with the command). */
+function carriedKeys(c: ClientCommand): Uint8Array[] {
+  if (c.tag === "KEY" || c.tag === "SKEY" || c.tag === "LKEY") return [c.senderKey];
+  if (c.tag === "RKEY") return c.recipientKeys;
+  return [];
+}
+
 /**
- * Parses one transmission and settles everything that needs no queue. Commands for the same
- * queue share a `group`: a block runs groups concurrently and each group in order.
+ * Parses one transmission and settles everything that needs no queue. Its route is found next
+ * (resolveRoute).
  */
-export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
+export function prepare(raw: Uint8Array): Prepared {
   let t: ClientTransmission;
   try {
     t = decodeClientTransmission(raw);
@@ -104,9 +119,9 @@ export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
     if (e instanceof CommandError) return { done: err(t, `CMD ${e.code}`) };
     throw e;
   }
-  // Upstream parses KEY's and SKEY's key with the command: a key that is not one is a syntax
-  // error, before credentials or any queue are looked at.
-  if ((c.tag === "KEY" || c.tag === "SKEY") && decodePublicKey(c.senderKey) === null) return { done: err(t, "CMD SYNTAX") };
+  // Upstream parses the keys of KEY, SKEY, LKEY and RKEY with the command: a key that is not one
+  // is a syntax error, before credentials or any queue are looked at.
+  if (carriedKeys(c).some((k) => decodePublicKey(k) === null)) return { done: err(t, "CMD SYNTAX") };
   const bad = credentialError(t, c);
   if (bad !== null) return { done: err(t, bad) };
   switch (c.tag) {
@@ -121,18 +136,30 @@ export function prepare(raw: Uint8Array, ids: QueueIdCodec): Prepared {
     case "NDEL":
     case "NSUB":
     case "NSUBS":
-    case "RKEY":
-    case "LSET":
-    case "LDEL":
-    case "LKEY":
     case "SUBS":
     case "RFWD":
-      // Notifier, link-management and service commands: not served by a web relay.
+      // Notifier and service commands: not served by a web relay.
       return { done: err(t, "CMD PROHIBITED") };
-    default: {
-      const routed = t.entityId.length > 0 ? ids.open(t.entityId) : null;
-      return { t, c, routed, group: routed ? routed.queue : `new:${hex(t.corrId)}` };
-    }
+    case "NEW":
+      return { t, c, kind: null, route: null, group: `new:${hex(t.corrId)}` };
+    default:
+      return { t, c, kind: entityKind(c.tag), route: null, group: `none:${hex(t.corrId)}` };
+  }
+}
+
+/**
+ * Finds where a prepared command's entity id leads (at most one index lookup). Commands for the
+ * same queue then share a `group`: a block runs groups concurrently and each group in order.
+ */
+export async function resolveRoute(p: Prepared, routes: IndexRoutes): Promise<Prepared> {
+  if (p.done || p.kind === null) return p;
+  try {
+    const route = await routes.route(p.kind, p.t.entityId);
+    return route === null ? p : { ...p, route, group: route.queue };
+  } catch (e) {
+    // An index object that cannot be reached: the command fails (ERR INTERNAL), not the block.
+    console.error("route lookup failed", e instanceof Error ? e.message : String(e));
+    return { done: err(p.t, "INTERNAL") };
   }
 }
 
@@ -159,23 +186,54 @@ export async function execute(p: Prepared, ctx: SessionContext): Promise<Outcome
     const auth = await authInput(t, ctx);
     if (c.tag === "NEW") return { reply: await createQueue(t, c, auth, ctx) };
     const command = queueCommand(c);
-    const need: IdKind = c.tag === "SEND" || c.tag === "SKEY" ? "snd" : "rcv";
-    if (command === null || p.routed === null || p.routed.kind !== need) {
-      // Not an id we issued, the wrong kind of id, or LGET (no links here): AUTH, after the same
-      // verification work a real queue would cost.
-      await verifyCommand(null, auth);
+    if (command === null || p.kind === null || p.route === null) {
+      // Not an id of ours, the wrong kind of id, or an id nobody holds: AUTH, after the same
+      // verification work a real queue would cost (LGET has no authorization to verify).
+      if (c.tag !== "LGET") await verifyCommand(null, auth);
       return { reply: err(t, "AUTH") };
     }
-    const queue = p.routed.queue;
     // Per-connection limit: answered before the queue is woken, like the other connection limits.
-    if (command.tag === "SUB" && !ctx.canSubscribe(queue)) return { reply: err(t, "QUOTA") };
-    const r = await ctx.env.QUEUE.getByName(queue).call({ command: compact(command), auth, session: ctx.session, conn: ctx.connOf(queue) });
-    if (r.conn !== undefined) ctx.setConn(queue, r.conn);
+    if (command.tag === "SUB" && !ctx.canSubscribe(p.route.queue)) return { reply: err(t, "QUOTA") };
+    const call: Omit<QueueCall, "conn"> = {
+      command: compact(command),
+      auth,
+      session: ctx.session,
+      entity: { kind: p.kind, id: t.entityId.slice() },
+      ...(command.tag === "LSET" ? { linkIndex: linkIndexOf(command.linkId, p.route.queue, ctx.ids) } : {}),
+    };
+    let queue = p.route.queue;
+    let r = await callQueue(queue, call, ctx);
+    if (p.route.remembered && p.kind !== "rcv" && r.reply.tag === "ERR" && r.reply.code === "AUTH") {
+      // A route this Session remembered may be out of date (the id was released and taken by
+      // another queue): look it up once more.
+      const fresh = await ctx.routes.routeAgain(p.kind, t.entityId);
+      if (fresh !== null && fresh.queue !== queue) {
+        queue = fresh.queue;
+        r = await callQueue(queue, call, ctx);
+      }
+    }
     return { reply: reply(t, r.reply), ...(r.push ? { push: { corrId: EMPTY, entityId: t.entityId, response: r.push } } : {}) };
   } catch (e) {
     console.error("command failed", c.tag, e instanceof Error ? e.message : String(e));
     return { reply: err(t, "INTERNAL") };
   }
+}
+
+async function callQueue(queue: string, call: Omit<QueueCall, "conn">, ctx: SessionContext): Promise<QueueResult> {
+  const r = await ctx.env.QUEUE.getByName(queue).call({ ...call, conn: ctx.connOf(queue) });
+  if (r.conn !== undefined) ctx.setConn(queue, r.conn);
+  return r;
+}
+
+/**
+ * LSET's link id, as the Queue needs it (QueueCall.linkIndex): the index object of an id the
+ * client chose; null for the queue's own sealed link id; false for an id the relay sealed for
+ * anything else (such an id already routes elsewhere, so it is refused).
+ */
+function linkIndexOf(linkId: Uint8Array, queue: string, ids: QueueIdCodec): string | null | false {
+  const sealed = ids.open(linkId);
+  if (sealed === null) return ids.indexName("link", linkId);
+  return sealed.kind === "link" && sealed.queue === queue ? null : false;
 }
 
 /**
@@ -203,34 +261,4 @@ const QUEUE_TAG_SET = new Set<string>(QUEUE_TAGS);
 
 function queueCommand(c: ClientCommand): QueueCommand | null {
   return QUEUE_TAG_SET.has(c.tag) ? (c as QueueCommand) : null;
-}
-
-/** NEW: checks the creation policy and the request, then sets up a fresh Queue object. */
-async function createQueue(t: ClientTransmission, c: NewCommand, auth: AuthInput, ctx: SessionContext): Promise<Reply> {
-  const rcvKey = decodePublicKey(c.rcvAuthKey);
-  const dhKey = decodePublicKey(c.rcvDhKey);
-  if (rcvKey === null || dhKey === null || dhKey.alg !== "x25519") return err(t, "CMD SYNTAX");
-  // Client-chosen sender ids (short links) and notifier credentials are not served.
-  if (c.queueReqData?.link || c.ntfCreds) return err(t, "CMD PROHIBITED");
-  const verified = await verifyAuthorization(rcvKey, auth.authorization, auth.tForAuth, auth.corrId, auth.sessionPriv, auth.tForAuthHash);
-  const password = ctx.config.queuePassword;
-  const allowed =
-    ctx.config.allowNewQueues &&
-    (password === null || (c.basicAuth !== null && constantTimeEqual(c.basicAuth, asciiBytes(password))));
-  if (!verified || !allowed) return err(t, "AUTH");
-  const { queue, rcvId, sndId } = ctx.ids.newQueue();
-  // Per-connection limits on creating queues and on holding subscriptions: ERR QUOTA.
-  if ((c.subscribe && !ctx.canSubscribe(queue)) || !ctx.takeNewQueueToken()) return err(t, "QUOTA");
-  const mode = c.queueReqData?.mode ?? null;
-  const created = await ctx.env.QUEUE.getByName(queue).create({
-    queue,
-    rcvId,
-    sndId,
-    rcvAuthKey: c.rcvAuthKey,
-    rcvDhKey: c.rcvDhKey,
-    mode: mode ?? "-",
-    subscriber: c.subscribe ? ctx.session : null,
-  });
-  if (created.conn !== null) ctx.setConn(queue, created.conn);
-  return reply(t, { tag: "IDS", rcvId, sndId, srvDhKey: created.srvDhKey, queueMode: mode, linkId: null, serviceId: null, serverNtfCreds: null });
 }

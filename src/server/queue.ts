@@ -21,9 +21,11 @@ import { decodePublicKey, encodePublicKey, type PublicKey } from "../crypto/keys
 import { randomBytes } from "../crypto/random.js";
 import { cryptoBox } from "../crypto/secretbox.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
-import { verifyCommand, type AuthInput } from "./auth.js";
+import { verifyAny, type AuthInput } from "./auth.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { metrics } from "./metrics.js";
+import type { IdKind } from "./queueIds.js";
+import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, recipientKeys, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
 import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 
 /** Largest SEND body (v11+), bytes. */
@@ -41,7 +43,7 @@ const PUSH_RETRY_MS = [100, 400, 1500, 3000, 5000];
 export type ConnQueue = { mode: "sub"; gen: number } | { mode: "get"; delivered: Uint8Array | null };
 
 /** The commands a Queue object serves: the protocol's own command types, not copies of them. */
-export const QUEUE_TAGS = ["SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE"] as const;
+export const QUEUE_TAGS = ["SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE", "LSET", "LDEL", "LKEY", "LGET", "RKEY"] as const;
 export type QueueCommand = Extract<ClientCommand, { tag: (typeof QUEUE_TAGS)[number] }>;
 
 export interface QueueCall {
@@ -51,6 +53,10 @@ export interface QueueCall {
   session: string;
   /** What the calling connection is to this queue. */
   conn: ConnQueue | null;
+  /** The id the command named: the queue answers only if it is still this queue's id of that kind. */
+  entity: { kind: IdKind; id: Uint8Array };
+  /** LSET: the index object of its link id; null when the relay sealed that id for this queue; false when it sealed it for something else. */
+  linkIndex?: string | null | false;
 }
 
 export interface QueueResult {
@@ -72,6 +78,10 @@ export interface CreateParams {
   mode: "M" | "C" | "-";
   /** Session id to subscribe right away, or null. */
   subscriber: string | null;
+  /** The index object of a sender id the client chose (idIndex.ts); null when the relay chose it. */
+  sndIndex: string | null;
+  /** NEW's link data (WIRE.md 6.13a), with the index object of a client-chosen link id. */
+  link: { linkId: Uint8Array; fixedData: Uint8Array; userData: Uint8Array; index: string | null } | null;
 }
 
 export interface Created {
@@ -109,7 +119,17 @@ export class QueueDO extends DurableObject<Env> {
     const kp = await generateX25519();
     const dhSecret = await x25519(kp.privateKey, p.rcvDhKey.subarray(12));
     if (this.store.load() !== null) throw new Error("queue key collision");
-    this.store.create({ name: p.queue, rcvId: p.rcvId, sndId: p.sndId, rcvKey: p.rcvAuthKey, dhSecret, mode: p.mode, subscriber: p.subscriber });
+    this.store.create({
+      name: p.queue,
+      rcvId: p.rcvId,
+      sndId: p.sndId,
+      rcvKey: p.rcvAuthKey,
+      dhSecret,
+      mode: p.mode,
+      subscriber: p.subscriber,
+      sndIndex: p.sndIndex,
+      link: p.link,
+    });
     return { srvDhKey: encodePublicKey({ alg: "x25519", raw: kp.publicKey }), conn: p.subscriber === null ? null : { mode: "sub", gen: 1 } };
   }
 
@@ -118,12 +138,17 @@ export class QueueDO extends DurableObject<Env> {
   /** Verifies the command's authorization, then runs it. Every failure of identity is AUTH. */
   async call(c: QueueCall): Promise<QueueResult> {
     metrics.rpc.queueCall++;
-    const q = this.store.load();
+    const q = this.named(c);
     const cmd = c.command;
+    // LGET carries no authorization (WIRE.md 6.13): nothing to verify, for a real link or not.
+    if (cmd.tag === "LGET") {
+      const lnk = q !== null && isContact(q) ? linkReply(q) : null;
+      return lnk === null ? AUTH : { reply: lnk };
+    }
     const unsignedSend = cmd.tag === "SEND" && q !== null && q.snd_key === null && c.auth.authorization.length === 0;
-    if (!unsignedSend && !(await verifyCommand(q === null ? null : this.verificationKey(q, c), c.auth))) return AUTH;
+    if (!unsignedSend && !(await verifyAny(q === null ? [] : this.verificationKeys(q, c), c.auth))) return AUTH;
     // The await above lets other calls in: read the record again before acting on it.
-    const rec = this.store.load();
+    const rec = this.named(c);
     if (rec === null) return AUTH;
     // One clock for the whole command: expiry judged twice must agree with itself.
     const now = Date.now();
@@ -146,21 +171,60 @@ export class QueueDO extends DurableObject<Env> {
         return await this.delete(rec, c);
       case "QUE":
         return { reply: this.info(rec, c, now) };
+      case "LSET":
+        return { reply: await setLink(this.links, rec, cmd, c.linkIndex ?? false) };
+      case "LDEL":
+        return { reply: await deleteLink(this.links, rec) };
+      case "LKEY": {
+        // Secure and read in one step (upstream LKEY: secureQueue_ then getQueueLink_).
+        const secured = this.secure(rec, cmd.senderKey);
+        const lnk = linkReply(rec);
+        return secured.reply.tag === "OK" && lnk !== null ? { reply: lnk } : AUTH;
+      }
+      case "RKEY":
+        if (rec.mode !== "C") return AUTH;
+        this.store.update({ rcv_keys: encodeKeys(cmd.recipientKeys) });
+        return { reply: OK };
     }
   }
 
-  /** The key a command must verify against; null means "none can" (verified against a dummy). */
-  private verificationKey(q: QueueRecord, c: QueueCall): PublicKey | null {
-    switch (c.command.tag) {
+  /**
+   * The record, when the id the command named is still this queue's id of that kind: a link id
+   * (through a stale index entry, say) that the queue no longer holds finds nothing.
+   */
+  private named(c: QueueCall): QueueRecord | null {
+    const q = this.store.load();
+    if (q === null) return null;
+    const { kind, id } = c.entity;
+    const own = kind === "rcv" ? q.rcv_id : kind === "snd" ? q.snd_id : q.link_id;
+    return own !== null && equalBytes(own, id) ? q : null;
+  }
+
+  /** The keys a command must verify against; none means "none can" (verified against a dummy). */
+  private verificationKeys(q: QueueRecord, c: QueueCall): PublicKey[] {
+    const cmd = c.command;
+    switch (cmd.tag) {
       case "SEND":
-        // Unsecured queues take only unsigned SENDs (handled by the caller of verifyCommand).
-        return q.snd_key === null ? null : decodePublicKey(q.snd_key);
+        // Unsecured queues take only unsigned SENDs (handled by the caller of verifyAny).
+        return q.snd_key === null ? [] : keys(decodePublicKey(q.snd_key));
       case "SKEY":
-        // The sender proves it holds the key it sets; messaging queues only.
-        return q.mode === "M" ? decodePublicKey(c.command.senderKey) : null;
+      case "LKEY":
+        // The sender proves it holds the key it sets; messaging queues only, and only the key
+        // already set, if any (upstream verifySecure / allowedKey).
+        return q.mode === "M" && (q.snd_key === null || equalBytes(q.snd_key, cmd.senderKey)) ? keys(decodePublicKey(cmd.senderKey)) : [];
       default:
-        return decodePublicKey(q.rcv_key);
+        return recipientKeys(q);
     }
+  }
+
+  /** What the link functions (queueLinks.ts) need of this object. */
+  private get links(): LinkHost {
+    return {
+      store: this.store,
+      queue: this.store.load()?.name ?? "",
+      claimIndex: (index) => this.env.ID_INDEX.getByName(index).claim(this.store.load()?.name ?? ""),
+      releaseIndex: (index) => this.env.ID_INDEX.getByName(index).release(this.store.load()?.name ?? ""),
+    };
   }
 
   /**
@@ -195,6 +259,8 @@ export class QueueDO extends DurableObject<Env> {
     // Upstream checks the length before the status (sendMessage).
     if (body.length > MAX_BODY) return err("LARGE_MSG");
     if (q.status !== "active") return AUTH;
+    // The first message to a secured invitation consumes its link (WIRE.md 6.13a).
+    consumeLink(this.links, q);
     const quota = this.config.queueQuota;
     let count = this.store.messageCount();
     // Upstream expires before writing; only the quota decision can tell the difference.
@@ -248,7 +314,12 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   /** DEL (WIRE.md 6.10): DELD to another connection's subscription, then the object's storage goes. */
-  private async delete(q: QueueRecord, c: QueueCall): Promise<QueueResult> {
+  private async delete(before: QueueRecord, c: QueueCall): Promise<QueueResult> {
+    // Its ids stop leading here first: if that fails, DEL fails and nothing is lost.
+    await releaseAll(this.links, before);
+    // The release awaited: read the record again (a SUB may have come in meanwhile).
+    const q = this.store.load();
+    if (q === null) return AUTH;
     if (q.subscriber !== null && q.subscriber !== c.session) this.pushTo(q.subscriber, q.sub_gen, q, { tag: "DELD" });
     this.store.forget(true);
     // Frees the object's storage entirely, alarm included (compatibility date ≥ 2026-02-24).
@@ -381,6 +452,10 @@ export class QueueDO extends DurableObject<Env> {
     const q = this.store.load();
     if (q !== null && q.subscriber === session && q.sub_gen === gen) this.store.update({ subscriber: null, delivered: null });
   }
+}
+
+function keys(k: PublicKey | null): PublicKey[] {
+  return k === null ? [] : [k];
 }
 
 /** ACK's msgId names the delivered message: equal to it, or empty for "whatever was delivered". */

@@ -19,7 +19,9 @@ const SCHEMA = `
     dh_secret BLOB NOT NULL,
     mode TEXT NOT NULL, status TEXT NOT NULL,
     subscriber TEXT, can_write INTEGER NOT NULL,
-    sub_gen INTEGER NOT NULL DEFAULT 0, delivered BLOB
+    sub_gen INTEGER NOT NULL DEFAULT 0, delivered BLOB,
+    rcv_keys BLOB, snd_index TEXT,
+    link_id BLOB, fixed_data BLOB, user_data BLOB, link_index TEXT
   );
   CREATE TABLE IF NOT EXISTS msg (
     seq INTEGER PRIMARY KEY,
@@ -31,6 +33,12 @@ const SCHEMA = `
 const MIGRATIONS: Record<string, string> = {
   sub_gen: "ALTER TABLE queue ADD COLUMN sub_gen INTEGER NOT NULL DEFAULT 0",
   delivered: "ALTER TABLE queue ADD COLUMN delivered BLOB",
+  rcv_keys: "ALTER TABLE queue ADD COLUMN rcv_keys BLOB",
+  snd_index: "ALTER TABLE queue ADD COLUMN snd_index TEXT",
+  link_id: "ALTER TABLE queue ADD COLUMN link_id BLOB",
+  fixed_data: "ALTER TABLE queue ADD COLUMN fixed_data BLOB",
+  user_data: "ALTER TABLE queue ADD COLUMN user_data BLOB",
+  link_index: "ALTER TABLE queue ADD COLUMN link_index TEXT",
 };
 
 export interface QueueRecord {
@@ -52,7 +60,25 @@ export interface QueueRecord {
   delivered: Uint8Array | null;
   /** 0 after a quota marker, until the queue is empty again (upstream `canWrite`). */
   can_write: number;
+  /** All recipient keys after an RKEY (encodeKeys); null: just rcv_key. */
+  rcv_keys: Uint8Array | null;
+  /** The index object of a client-chosen sender id (idIndex.ts); null when the relay chose it. */
+  snd_index: string | null;
+  /** The short link's id, and its two blobs as the client gave them (WIRE.md 6.13a); null: no link. */
+  link_id: Uint8Array | null;
+  fixed_data: Uint8Array | null;
+  user_data: Uint8Array | null;
+  /** The index object of the link id; null when the relay chose it or there is no link. */
+  link_index: string | null;
 }
+
+/** The columns a command may change (update). */
+export type QueueChanges = Partial<
+  Pick<
+    QueueRecord,
+    "snd_key" | "status" | "subscriber" | "sub_gen" | "delivered" | "can_write" | "rcv_keys" | "link_id" | "fixed_data" | "user_data" | "link_index"
+  >
+>;
 
 export interface MessageRow {
   seq: number;
@@ -75,6 +101,8 @@ export interface NewRecord {
   dhSecret: Uint8Array;
   mode: string;
   subscriber: string | null;
+  sndIndex: string | null;
+  link: { linkId: Uint8Array; fixedData: Uint8Array; userData: Uint8Array; index: string | null } | null;
 }
 
 /** SQLite takes and returns BLOBs as ArrayBuffers. */
@@ -93,7 +121,7 @@ export class QueueStore {
   create(r: NewRecord): void {
     this.sql.exec(SCHEMA);
     this.exec(
-      "INSERT INTO queue (id, name, rcv_id, snd_id, rcv_key, snd_key, dh_secret, mode, status, subscriber, can_write, sub_gen, delivered) VALUES (1, ?, ?, ?, ?, NULL, ?, ?, 'active', ?, 1, ?, NULL)",
+      "INSERT INTO queue (id, name, rcv_id, snd_id, rcv_key, snd_key, dh_secret, mode, status, subscriber, can_write, sub_gen, delivered, snd_index, link_id, fixed_data, user_data, link_index) VALUES (1, ?, ?, ?, ?, NULL, ?, ?, 'active', ?, 1, ?, NULL, ?, ?, ?, ?, ?)",
       r.name,
       blob(r.rcvId),
       blob(r.sndId),
@@ -102,6 +130,11 @@ export class QueueStore {
       r.mode,
       r.subscriber,
       r.subscriber === null ? 0 : 1,
+      r.sndIndex,
+      r.link ? blob(r.link.linkId) : null,
+      r.link ? blob(r.link.fixedData) : null,
+      r.link ? blob(r.link.userData) : null,
+      r.link?.index ?? null,
     );
     this.record = undefined;
     this.count = 0;
@@ -121,14 +154,13 @@ export class QueueStore {
     r.rcv_id = bytes(r.rcv_id);
     r.snd_id = bytes(r.snd_id);
     r.rcv_key = bytes(r.rcv_key);
-    r.snd_key = r.snd_key === null ? null : bytes(r.snd_key);
     r.dh_secret = bytes(r.dh_secret);
-    r.delivered = r.delivered === null ? null : bytes(r.delivered);
+    for (const k of ["snd_key", "delivered", "rcv_keys", "link_id", "fixed_data", "user_data"] as const) r[k] = r[k] === null ? null : bytes(r[k]);
     return (this.record = r);
   }
 
   /** Writes some columns of the record (one row written), skipping values that are unchanged. */
-  update(changes: Partial<Pick<QueueRecord, "snd_key" | "status" | "subscriber" | "sub_gen" | "delivered" | "can_write">>): void {
+  update(changes: QueueChanges): void {
     const q = this.load();
     if (q === null) return;
     const cols: string[] = [];

@@ -20,9 +20,10 @@ import { encodeResponse, type ServerResponse } from "../protocol/commands.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { ConnQueues } from "./connQueues.js";
 import { metrics } from "./metrics.js";
-import { execute, prepare, refuseBusy, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
+import { execute, prepare, refuseBusy, resolveRoute, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
 import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
+import { IndexRoutes } from "./routes.js";
 import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
 
 /** Close codes: 1002 protocol violations, 1003 text frames, 1008 limits, 1011 our own failures. */
@@ -49,6 +50,8 @@ export class SessionDO extends DurableObject<Env> {
   private pending = 0;
   private readonly conns: ConnQueues;
   private configCache: RelayConfig | undefined;
+  /** Client-chosen ids this Session looked up (routes.ts); in memory, gone after hibernation. */
+  private routes: IndexRoutes | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -253,11 +256,13 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   /**
-   * Runs a block's commands: commands for one queue in order, different queues concurrently.
+   * Runs a block's commands: commands for one queue in order (whichever of its ids they name),
+   * different queues concurrently.
    * Outcomes come back in command order.
    */
   private async run(ws: WebSocket, items: Uint8Array[], state: OpenState): Promise<Outcome[]> {
     const ids = await loadQueueIds(this.env);
+    const routes = (this.routes ??= new IndexRoutes(this.env, ids));
     const config = this.config;
     const ctx: SessionContext = {
       env: this.env,
@@ -265,13 +270,15 @@ export class SessionDO extends DurableObject<Env> {
       sessionId: state.sessionId,
       sessionPriv: state.sessionPriv,
       ids,
+      routes,
       config: this.config,
       connOf: (q) => this.conns.get(q),
       setConn: (q, entry) => this.conns.set(q, entry),
       canSubscribe: (q) => this.conns.get(q)?.mode === "sub" || this.conns.subscriptions() < config.maxSubscriptions,
       takeNewQueueToken: () => takeToken(ws, config.newQueuesPerMinute),
     };
-    const prepared = items.map((raw) => prepare(raw, ids));
+    // Ids a client chose are looked up first, all at once, so each group below is one queue.
+    const prepared = await Promise.all(items.map((raw) => resolveRoute(prepare(raw), routes)));
     const outcomes: Outcome[] = new Array(prepared.length);
     const groups = new Map<string, number[]>();
     prepared.forEach((p, i) => {

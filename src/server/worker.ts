@@ -12,6 +12,7 @@ import { RELAY_VERSION } from "./version.js";
 export { SessionDO } from "./session.js";
 export { IdentityDO } from "./identityStore.js";
 export { QueueDO } from "./queue.js";
+export { IdIndexDO } from "./idIndex.js";
 
 const app = new Hono<{ Bindings: Env }>();
 

@@ -32,7 +32,7 @@ import {
   type RecipientQueue,
 } from "../../src/client/queues.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
-import { encodePublicKey } from "../../src/crypto/keys.js";
+import { decodePublicKey, encodePublicKey } from "../../src/crypto/keys.js";
 import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import { parseAddress } from "../../src/protocol/address.js";
 import { base64 } from "../../src/protocol/base64.js";
@@ -179,6 +179,9 @@ function expectedFor(raw: Uint8Array): Seen | { anyErr: { corrId: Uint8Array; en
     if (e instanceof CommandError) return echo(`ERR CMD ${e.code}`);
     throw e;
   }
+  // Keys carried by KEY, SKEY, LKEY and RKEY are parsed with the command (upstream too).
+  const keys = c.tag === "KEY" || c.tag === "SKEY" || c.tag === "LKEY" ? [c.senderKey] : c.tag === "RKEY" ? c.recipientKeys : [];
+  if (keys.some((k) => decodePublicKey(k) === null)) return echo("ERR CMD SYNTAX");
   const hasAuth = t.authorization.length > 0;
   const hasEntity = t.entityId.length > 0;
   // WIRE.md 5.4.
