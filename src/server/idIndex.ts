@@ -20,7 +20,13 @@ export class IdIndexDO extends DurableObject<Env> {
   /** The queue this id belongs to (its Queue object's name), or null. Writes nothing. */
   async lookup(): Promise<string | null> {
     metrics.rpc.indexLookup++;
-    return this.ctx.storage.kv.get<string>(KEY) ?? null;
+    return this.read() ?? null;
+  }
+
+  /** The stored queue name. The synchronous KV API bills reads and writes as SQLite rows; counted as such. */
+  private read(): string | undefined {
+    metrics.rowsRead++;
+    return this.ctx.storage.kv.get<string>(KEY);
   }
 
   /**
@@ -29,15 +35,18 @@ export class IdIndexDO extends DurableObject<Env> {
    */
   async claim(queue: string): Promise<boolean> {
     metrics.rpc.indexClaim++;
-    const current = this.ctx.storage.kv.get<string>(KEY);
+    const current = this.read();
     if (current !== undefined) return current === queue;
     this.ctx.storage.kv.put(KEY, queue);
+    metrics.rowsWritten++;
     return true;
   }
 
   /** Removes the id if it belongs to `queue` (never another queue's); frees the object's storage. */
   async release(queue: string): Promise<void> {
     metrics.rpc.indexRelease++;
-    if (this.ctx.storage.kv.get<string>(KEY) === queue) await this.ctx.storage.deleteAll();
+    if (this.read() !== queue) return;
+    metrics.rowsWritten++;
+    await this.ctx.storage.deleteAll();
   }
 }
