@@ -24,7 +24,7 @@ import WebSocket from "ws";
 
 /** GET /debug/metrics (the relay's `metrics` object; the bench only reads it). */
 export interface Counters {
-  rpc: { queueCall: number; queueCreate: number; sessionPush: number; identity: number };
+  rpc: { queueCall: number; queueCreate: number; sessionPush: number; identity: number; indexLookup: number; indexClaim: number; indexRelease: number };
   wsMessagesIn: number;
   alarms: number;
   rowsRead: number;
@@ -32,7 +32,7 @@ export interface Counters {
   alarmWrites: number;
 }
 
-const RPC_METHODS = ["queueCall", "queueCreate", "sessionPush", "identity"] as const;
+const RPC_METHODS = ["queueCall", "queueCreate", "sessionPush", "identity", "indexLookup", "indexClaim", "indexRelease"] as const;
 const FLAT = ["wsMessagesIn", "alarms", "rowsRead", "rowsWritten", "alarmWrites"] as const;
 
 export class MetricsUnavailableError extends Error {}
@@ -52,12 +52,7 @@ export async function fetchCounters(url: string): Promise<Counters> {
   };
   const rpc = (v.rpc ?? {}) as Record<string, unknown>;
   return {
-    rpc: {
-      queueCall: num(rpc.queueCall, "rpc.queueCall"),
-      queueCreate: num(rpc.queueCreate, "rpc.queueCreate"),
-      sessionPush: num(rpc.sessionPush, "rpc.sessionPush"),
-      identity: num(rpc.identity, "rpc.identity"),
-    },
+    rpc: Object.fromEntries(RPC_METHODS.map((m) => [m, num(rpc[m], `rpc.${m}`)])) as Counters["rpc"],
     wsMessagesIn: num(v.wsMessagesIn, "wsMessagesIn"),
     alarms: num(v.alarms, "alarms"),
     rowsRead: num(v.rowsRead, "rowsRead"),

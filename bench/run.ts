@@ -20,6 +20,7 @@ import type { BaselineKind } from "./baselines.js";
 import { renderChart } from "./chart.js";
 import { chartSeries, reportComparison, runBaseline, type BaselineResult, type LoadPoint } from "./compare.js";
 import { idleMemory, waitIdle, type IdleMemory } from "./memory.js";
+import { measureLinkCosts, reportLinkCosts } from "./links.js";
 import { storageSize, type StorageSize } from "./storage.js";
 import {
   backlog,
@@ -896,6 +897,10 @@ function report(
 
 // ---------------------------------------------------------------------------------------------
 
+/** Short-link costs: operations of each kind, and messages through a client-chosen sender id. */
+const LINK_OPS = 20;
+const LINK_MESSAGES = 50;
+
 /** The vars the bench runs the relay with (on top of wrangler.jsonc). */
 const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" };
 
@@ -1006,6 +1011,12 @@ async function main(): Promise<number> {
   } finally {
     conn.close();
   }
+  // Short-link costs (counters only, no timing): on the same relay, after the timed phases.
+  let linkJson: Record<string, number> = {};
+  if (o.messages > 0) {
+    process.stderr.write("short-link costs (counters)...\n");
+    linkJson = await withPair(ctx, 1, async (p, [reader]) => reportLinkCosts(await measureLinkCosts(p, reader!, ctx.metricsUrl, LINK_OPS, LINK_MESSAGES, o.msgBytes)));
+  }
   const procs = ctx.procs;
   await stop(r);
 
@@ -1072,15 +1083,18 @@ async function main(): Promise<number> {
   }
 
   const msgPhases = phases.filter(isMsgPhase);
-  const json = report(
-    o,
-    procs,
-    phases.filter((p) => !isMsgPhase(p)),
-    msgPhases,
-    micro,
-    inWorkerd,
-    date,
-  );
+  const json = {
+    ...report(
+      o,
+      procs,
+      phases.filter((p) => !isMsgPhase(p)),
+      msgPhases,
+      micro,
+      inWorkerd,
+      date,
+    ),
+    ...linkJson,
+  };
   const relayPoints: LoadPoint[] = msgPhases
     .filter((p) => p.scenario === "throughput")
     .map((p) => {
