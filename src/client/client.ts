@@ -55,6 +55,19 @@ export interface CommandAuth {
   x25519PrivateKey: Uint8Array;
 }
 
+/** Per-command options of `request` and `command`. */
+export interface RequestOptions {
+  /**
+   * The transmission's corrId, 24 bytes (RangeError otherwise); default 24 random bytes. For NEW
+   * with link data, whose sndId must be derived from its corrId (WIRE.md 6.2). It must not be the
+   * corrId of another command of this connection still waiting for its reply: use fresh random bytes.
+   */
+  corrId?: Uint8Array;
+}
+
+/** Length of the corrIds this client sends, bytes (WIRE.md 5.1). */
+export const CORR_ID_LENGTH = 24;
+
 export class SMPClient {
   /** Commands waiting to be sent and waiting for their replies. */
   private readonly window: BlockWindow;
@@ -113,9 +126,13 @@ export class SMPClient {
   /**
    * Sends a command and resolves with the relay's reply (ERR included: see `command`). Commands go
    * on the wire in call order, signed ones included, at most maxBlocksInFlight blocks at a time.
+   * `opts.corrId` chooses the corrId (see RequestOptions); a wrong length rejects with RangeError.
    */
-  async request(entityId: Uint8Array, cmd: ClientCommand, auth?: CommandAuth): Promise<ServerResponse> {
-    const corrId = randomBytes(24);
+  async request(entityId: Uint8Array, cmd: ClientCommand, auth?: CommandAuth, opts: RequestOptions = {}): Promise<ServerResponse> {
+    if (opts.corrId !== undefined && opts.corrId.length !== CORR_ID_LENGTH) {
+      throw new RangeError(`corrId must be ${CORR_ID_LENGTH} bytes, got ${opts.corrId.length}`);
+    }
+    const corrId = opts.corrId ?? randomBytes(CORR_ID_LENGTH);
     const signed = encodeSigned(corrId, entityId, encodeCommand(cmd));
     if (!auth) return this.requestRaw(corrId, encodeClientTransmission(new Uint8Array(0), signed));
     // Its place in the send order is taken now, before the (asynchronous) signing.
@@ -144,8 +161,8 @@ export class SMPClient {
   }
 
   /** Like request, but an ERR reply rejects with SMPProtocolError. */
-  async command(entityId: Uint8Array, cmd: ClientCommand, auth?: CommandAuth): Promise<ServerResponse> {
-    const r = await this.request(entityId, cmd, auth);
+  async command(entityId: Uint8Array, cmd: ClientCommand, auth?: CommandAuth, opts?: RequestOptions): Promise<ServerResponse> {
+    const r = await this.request(entityId, cmd, auth, opts);
     if (r.tag === "ERR") throw new SMPProtocolError(r.code);
     return r;
   }

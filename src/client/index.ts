@@ -1,6 +1,6 @@
 // `smp-relay/client`: the client library for Node ≥ 20 and browsers. Nothing on this path imports
 // a Node module; `useNodeCrypto` (native HKDF in Node) is opt-in from `smp-relay/client/node`.
-export { connect, SMPClient, type CommandAuth, type ConnectOptions, type Push } from "./client.js";
+export { connect, CORR_ID_LENGTH, SMPClient, type CommandAuth, type ConnectOptions, type Push, type RequestOptions } from "./client.js";
 export { ConnectionClosedError, SMPProtocolError, TimeoutError } from "./errors.js";
 export {
   ack,
@@ -30,6 +30,24 @@ export {
   type RecipientQueue,
   type SendOptions,
 } from "./queues.js";
+export {
+  createContactAddress,
+  createInvitation,
+  deleteLinkData,
+  getLinkData,
+  secureInvitationLink,
+  setLinkData,
+  setRecipientKeys,
+  shortLinkFor,
+  type ContactAddress,
+  type CreateLinkOptions,
+  type Invitation,
+  type LinkBlobs,
+  type LinkData,
+  type LinkTarget,
+  type ShortLinkOptions,
+} from "./links.js";
+export { clientSenderId, contactLinkId } from "../crypto/linkIds.js";
 export type { WebSocketConstructor, WebSocketLike } from "./socket.js";
 export { ServerIdentityError, type VerifiedServer } from "./verifyServer.js";
 export { formatAddress, parseAddress, type RelayAddress } from "../protocol/address.js";

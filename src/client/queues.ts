@@ -3,13 +3,13 @@
 //
 // Keys are X25519 throughout, as smp-web uses them: the recipient authorizes with its rcvAuthKey
 // (an X25519 authenticator), the sender with the key it secured the queue with.
-import type { QueueMode, ServerResponse } from "../protocol/commands.js";
+import type { IdsResponse, QueueMode, QueueReqData, ServerResponse } from "../protocol/commands.js";
 import { asciiBytes, bytesToAscii, Decoder, hex } from "../protocol/encoding.js";
 import { unpad } from "../protocol/padding.js";
 import { decodePublicKey, encodePublicKey } from "../crypto/keys.js";
 import { cryptoBoxOpen } from "../crypto/secretbox.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../crypto/x25519.js";
-import type { SMPClient } from "./client.js";
+import type { CommandAuth, SMPClient } from "./client.js";
 import { TimeoutError } from "./errors.js";
 
 /** Everything the recipient keeps about a queue it created. */
@@ -17,7 +17,10 @@ export interface RecipientQueue {
   rcvId: Uint8Array;
   sndId: Uint8Array;
   mode: QueueMode;
-  /** Authorizes the recipient's commands (NEW, SUB, KEY, ACK, GET, OFF, DEL, QUE). */
+  /**
+   * Authorizes the recipient's commands (NEW, SUB, KEY, ACK, GET, OFF, DEL, QUE, and LSET, LDEL,
+   * RKEY); setRecipientKeys replaces it with the first of the new keys.
+   */
   rcvAuthKey: X25519KeyPair;
   /** Our half of the per-queue DH (WIRE.md 7). */
   rcvDhKey: X25519KeyPair;
@@ -25,6 +28,8 @@ export interface RecipientQueue {
   srvDhKey: Uint8Array;
   /** X25519(rcvDhKey.privateKey, raw srvDhKey): opens delivered message bodies. */
   dhSecret: Uint8Array;
+  /** The queue's short-link id (24 bytes), when it was created with link data (links.ts, WIRE.md 6.13a). */
+  linkId?: Uint8Array;
 }
 
 /** A delivered message, decrypted. `timestamp` is the relay's receive time in Unix seconds. */
@@ -64,14 +69,15 @@ export class QueueInfoError extends Error {
   override readonly name = "QueueInfoError";
 }
 
-/** A reply the command does not allow (e.g. IDS to SUB). */
+/** A reply the command does not allow (e.g. IDS to SUB), or one whose content is wrong (`detail` says how). */
 export class UnexpectedReplyError extends Error {
   override readonly name = "UnexpectedReplyError";
   constructor(
     readonly command: string,
     readonly reply: ServerResponse,
+    detail?: string,
   ) {
-    super(`unexpected reply to ${command}: ${reply.tag}`);
+    super(`unexpected reply to ${command}: ${reply.tag}${detail === undefined ? "" : ` (${detail})`}`);
   }
 }
 
@@ -90,11 +96,15 @@ function knownQueue(client: SMPClient, rcvId: Uint8Array): RecipientQueue | unde
   return known.get(client)?.get(hex(rcvId));
 }
 
+// Shared with links.ts (not exported from the package).
 const EMPTY = new Uint8Array(0);
-const rcvAuth = (q: RecipientQueue): { x25519PrivateKey: Uint8Array } => ({ x25519PrivateKey: q.rcvAuthKey.privateKey });
-const derX25519 = (raw: Uint8Array): Uint8Array => encodePublicKey({ alg: "x25519", raw });
+/** @internal The authorization of the queue's recipient commands: its current rcvAuthKey. */
+export const rcvAuth = (q: RecipientQueue): CommandAuth => ({ x25519PrivateKey: q.rcvAuthKey.privateKey });
+/** @internal A raw 32-byte X25519 public key as the 44-byte DER that commands carry. */
+export const derX25519 = (raw: Uint8Array): Uint8Array => encodePublicKey({ alg: "x25519", raw });
 
-function expectOk(command: string, r: ServerResponse): void {
+/** @internal */
+export function expectOk(command: string, r: ServerResponse): void {
   if (r.tag !== "OK") throw new UnexpectedReplyError(command, r);
 }
 
@@ -112,6 +122,20 @@ export interface CreateQueueOptions {
 /** NEW → IDS: creates a queue with fresh X25519 auth and DH keys. */
 export async function createQueue(client: SMPClient, opts: CreateQueueOptions = {}): Promise<RecipientQueue> {
   const { subscribe = true, basicAuth, mode = "M" } = opts;
+  const { queue } = await newQueue(client, { subscribe, basicAuth, queueReqData: { mode, link: null } });
+  register(client, queue);
+  return queue;
+}
+
+/**
+ * @internal NEW with fresh keys → the queue and the IDS it came from (for the caller's checks;
+ * not registered yet). `corrId`: see RequestOptions. ERR → SMPProtocolError, another reply →
+ * UnexpectedReplyError, a srvDhKey that is not DER X25519 → Error.
+ */
+export async function newQueue(
+  client: SMPClient,
+  opts: { subscribe: boolean; basicAuth: string | undefined; queueReqData: QueueReqData; corrId?: Uint8Array },
+): Promise<{ queue: RecipientQueue; ids: IdsResponse }> {
   const [rcvAuthKey, rcvDhKey] = await Promise.all([generateX25519(), generateX25519()]);
   const r = await client.command(
     EMPTY,
@@ -119,27 +143,27 @@ export async function createQueue(client: SMPClient, opts: CreateQueueOptions = 
       tag: "NEW",
       rcvAuthKey: derX25519(rcvAuthKey.publicKey),
       rcvDhKey: derX25519(rcvDhKey.publicKey),
-      basicAuth: basicAuth === undefined ? null : asciiBytes(basicAuth),
-      subscribe,
-      queueReqData: { mode, link: null },
+      basicAuth: opts.basicAuth === undefined ? null : asciiBytes(opts.basicAuth),
+      subscribe: opts.subscribe,
+      queueReqData: opts.queueReqData,
       ntfCreds: null,
     },
     { x25519PrivateKey: rcvAuthKey.privateKey },
+    { corrId: opts.corrId },
   );
   if (r.tag !== "IDS") throw new UnexpectedReplyError("NEW", r);
   const srv = decodePublicKey(r.srvDhKey);
   if (srv === null || srv.alg !== "x25519") throw new Error("relay's srvDhKey is not a DER X25519 key");
-  const q: RecipientQueue = {
+  const queue: RecipientQueue = {
     rcvId: r.rcvId,
     sndId: r.sndId,
-    mode: r.queueMode ?? mode,
+    mode: r.queueMode ?? opts.queueReqData.mode,
     rcvAuthKey,
     rcvDhKey,
     srvDhKey: r.srvDhKey,
     dhSecret: await x25519(rcvDhKey.privateKey, srv.raw),
   };
-  register(client, q);
-  return q;
+  return { queue, ids: r };
 }
 
 /** KEY: the recipient secures the queue with the sender's public key (44-byte DER). */

@@ -18,6 +18,14 @@ export interface Received {
   corrId: Uint8Array;
   entityId: Uint8Array;
   authorized: boolean;
+  /** The authorization field as sent (empty, or an 80-byte X25519 authenticator). */
+  authorization: Uint8Array;
+  /** What the authorization covers (`tToSend`: corrId, entityId, command). */
+  signed: Uint8Array;
+  /** The whole transmission as it was in the batch. */
+  raw: Uint8Array;
+  /** The command's bytes (tag and parameters), as sent. */
+  commandBytes: Uint8Array;
   command: ClientCommand;
   answered: boolean;
 }
@@ -34,6 +42,8 @@ export class FakeRelay implements WebSocketLike {
   maxOpenBlocks = 0;
   closedWith: { code?: number; reason?: string } | null = null;
   client!: SMPClient;
+  /** The private half of the session key the client signs against (for verifyAuthorization). */
+  serverSessionPrivateKey!: Uint8Array;
   private rcvChain: Uint8Array;
   private sndChain: Uint8Array;
 
@@ -48,8 +58,9 @@ export class FakeRelay implements WebSocketLike {
     const sessionId = randomBytes(32);
     const chains = chainInit(sessionId, randomBytes(32));
     const relay = new FakeRelay(chains);
-    const serverSessionKey = (await generateX25519()).publicKey;
-    relay.client = new SMPClient(relay, sessionId, serverSessionKey, chains.b, chains.a, {
+    const serverSession = await generateX25519();
+    relay.serverSessionPrivateKey = serverSession.privateKey;
+    relay.client = new SMPClient(relay, sessionId, serverSession.publicKey, chains.b, chains.a, {
       commandTimeout: opts.commandTimeout ?? 10_000,
       pingInterval: opts.pingInterval ?? 0,
       maxBlocksInFlight: opts.maxBlocksInFlight ?? 8,
@@ -81,7 +92,18 @@ export class FakeRelay implements WebSocketLike {
     this.blocks.push(
       decodeBatch(content).map((raw) => {
         const t = decodeClientTransmission(raw);
-        return { block, corrId: t.corrId, entityId: t.entityId, authorized: t.authorization.length > 0, command: decodeCommand(t.command), answered: false };
+        return {
+          block,
+          corrId: t.corrId,
+          entityId: t.entityId,
+          authorized: t.authorization.length > 0,
+          authorization: t.authorization,
+          signed: t.signed,
+          raw,
+          commandBytes: t.command,
+          command: decodeCommand(t.command),
+          answered: false,
+        };
       }),
     );
     this.maxOpenBlocks = Math.max(this.maxOpenBlocks, this.openBlocks);
