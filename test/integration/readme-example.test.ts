@@ -33,19 +33,32 @@ function codeBlockAfter(markdown: string, heading: string): string {
   return m[1]!;
 }
 
-it("the README's client example prints the message and exits 0 on its own", () => {
-  const example = codeBlockAfter(readFileSync(join(ROOT, "README.md"), "utf8"), "## Using the client library");
+/** Runs an example as a reader would: its own file, the relay's address and URL put in. */
+function runExample(heading: string): { stdout: string; stderr: string; status: number | null; error?: Error } {
+  const example = codeBlockAfter(readFileSync(join(ROOT, "README.md"), "utf8"), heading);
   expect(example).toContain("smp://<keyHash>@127.0.0.1:8787");
   const code = example
     .replaceAll("smp://<keyHash>@127.0.0.1:8787", relay.address)
     .replaceAll("ws://127.0.0.1:8787/", relay.wsUrl)
     .replaceAll('"smp-relay/client"', JSON.stringify(pathToFileURL(join(ROOT, "src/client/index.ts")).href))
     .replaceAll('"ws"', JSON.stringify(pathToFileURL(join(ROOT, "node_modules/ws/wrapper.mjs")).href));
-  const file = join(dir, "example.mts"); // ESM, as in a "type": "module" project
+  const file = join(dir, `example-${heading.replace(/\W+/g, "-")}.mts`); // ESM, as in a "type": "module" project
   writeFileSync(file, code);
-  const run = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", file], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+}
+
+it("the README's client example prints the message and exits 0 on its own", () => {
+  const run = runExample("## Using the client library");
   expect(run.error, "it did not exit within 30 s").toBeUndefined();
   expect(run.stderr).toBe("");
   expect(run.stdout).toBe("hello\n");
+  expect(run.status).toBe(0);
+});
+
+it("the README's short-link example reads the address back through its link", () => {
+  const run = runExample("### Short links");
+  expect(run.error, "it did not exit within 30 s").toBeUndefined();
+  expect(run.stderr).toBe("");
+  expect(run.stdout).toBe("alice's profile\n");
   expect(run.status).toBe(0);
 });
