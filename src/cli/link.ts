@@ -10,7 +10,7 @@ import { connect, type SMPClient } from "../client/client.js";
 import { SMPProtocolError } from "../client/errors.js";
 import { createContactAddress, deleteLinkData, getLinkData, shortLinkFor, type ContactAddress } from "../client/links.js";
 import { deleteQueue, type RecipientQueue } from "../client/queues.js";
-import { parseShortLink, ShortLinkError, type ShortLink, type ShortLinkServer } from "../client/shortLink.js";
+import { parseShortLink, ShortLinkError, type ShortLink, type ShortLinkServer } from "../protocol/shortLink.js";
 import type { WebSocketConstructor } from "../client/socket.js";
 import { contactLinkId, LINK_KEY_SIZE } from "../crypto/linkIds.js";
 import { randomBytes } from "../crypto/random.js";

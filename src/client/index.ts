@@ -63,5 +63,5 @@ export {
   type ShortLink,
   type ShortLinkScheme,
   type ShortLinkServer,
-} from "./shortLink.js";
+} from "../protocol/shortLink.js";
 export { generateX25519, type X25519KeyPair } from "../crypto/x25519.js";

@@ -5,8 +5,8 @@
 //
 // The two blobs (fixed data, set once; user data, replaceable) are opaque here as at the relay:
 // encrypting them with the link key, and what they hold, is the business of the clients.
-import type { ContactLinkType, ShortLinkScheme, ShortLinkServer } from "./shortLink.js";
-import { formatShortLink, LINK_ID_LENGTH, relayLinkServer } from "./shortLink.js";
+import type { ContactLinkType, ShortLinkScheme, ShortLinkServer } from "../protocol/shortLink.js";
+import { formatShortLink, LINK_ID_LENGTH, relayLinkServer } from "../protocol/shortLink.js";
 import type { IdsResponse, ServerResponse } from "../protocol/commands.js";
 import type { RelayAddress } from "../protocol/address.js";
 import { equalBytes } from "../protocol/encoding.js";

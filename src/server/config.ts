@@ -1,5 +1,6 @@
 // Relay settings from the Worker's environment, with defaults and validation. A bad value is an
 // error that names the variable, never a silent fallback.
+import { parseShortLink, ShortLinkError } from "../protocol/shortLink.js";
 
 export interface RelayConfig {
   /** Seconds a pending message is kept (default 21 days). */
@@ -18,6 +19,8 @@ export interface RelayConfig {
   newQueuesPerMinute: number;
   /** Queues one connection may be subscribed to at once. */
   maxSubscriptions: number;
+  /** A contact address the operator publishes on the page (a short link, `npx smp-relay link create`), or null. */
+  contactLink: string | null;
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -29,6 +32,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   maxPendingBlocks: 64,
   newQueuesPerMinute: 60,
   maxSubscriptions: 5000,
+  contactLink: null,
 };
 
 export class ConfigError extends Error {
@@ -44,6 +48,20 @@ export interface ConfigEnv {
   MAX_PENDING_BLOCKS?: string;
   NEW_QUEUES_PER_MINUTE?: string;
   MAX_SUBSCRIPTIONS?: string;
+  CONTACT_LINK?: string;
+}
+
+/** CONTACT_LINK: empty, or a contact address's short link (WIRE.md 6.13a; `/a#…` or `/c#…`). */
+function contactLinkVar(env: ConfigEnv): string | null {
+  const raw = env.CONTACT_LINK?.trim();
+  if (raw === undefined || raw === "") return null;
+  try {
+    if (parseShortLink(raw).mode !== "contact") throw new ConfigError("CONTACT_LINK must be a contact address's link, not a one-time invitation");
+  } catch (e) {
+    if (e instanceof ShortLinkError) throw new ConfigError(`CONTACT_LINK is not a short link: ${e.message}`);
+    throw e;
+  }
+  return raw;
 }
 
 function intVar(env: ConfigEnv, name: keyof ConfigEnv, min: number, max: number, dflt: number): number {
@@ -75,5 +93,6 @@ export function readConfig(env: ConfigEnv): RelayConfig {
     maxPendingBlocks: intVar(env, "MAX_PENDING_BLOCKS", 1, 1024, DEFAULT_CONFIG.maxPendingBlocks),
     newQueuesPerMinute: intVar(env, "NEW_QUEUES_PER_MINUTE", 1, 100_000, DEFAULT_CONFIG.newQueuesPerMinute),
     maxSubscriptions: intVar(env, "MAX_SUBSCRIPTIONS", 1, 100_000, DEFAULT_CONFIG.maxSubscriptions),
+    contactLink: contactLinkVar(env),
   };
 }

@@ -169,6 +169,7 @@ export function renderOperatorPage(v: OperatorPageView): string {
 ${notes.map((n) => `<p class="note">${e(n)}</p>`).join("\n")}
 <div class="qr-box">${qrSvg(v.address, `QR code of the address ${v.address}`)}</div>
 
+${config.contactLink === null ? "" : contactSection(config.contactLink)}
 <h2>Who can use it</h2>
 <p>It serves <strong>web clients over WebSocket</strong>, at <code>${e(v.webSocketUrl)}</code>. The SimpleX Chat apps for phones and computers connect with TLS over TCP, which a Cloudflare Worker cannot accept, so they cannot use this relay directly.</p>
 
@@ -187,6 +188,16 @@ ${notes.map((n) => `<p class="note">${e(n)}</p>`).join("\n")}
 <script>${COPY_SCRIPT}</script>
 </body>
 </html>
+`;
+}
+
+/** The operator's published contact address (CONTACT_LINK): the link and its QR code. */
+function contactSection(link: string): string {
+  const e = escapeHtml;
+  return `<h2>Contact the operator</h2>
+<p>A SimpleX contact address hosted on this relay: open the link, or scan the code, with a SimpleX client.</p>
+<div class="address"><code id="contact-link"><a href="${e(link)}" rel="noopener noreferrer">${e(link)}</a></code></div>
+<div class="qr-box">${qrSvg(link, `QR code of the contact address ${link}`)}</div>
 `;
 }
 

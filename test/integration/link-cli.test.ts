@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { runLink } from "../../src/cli/link.js";
 import { connect } from "../../src/client/client.js";
 import { getLinkData } from "../../src/client/links.js";
-import { parseShortLink } from "../../src/client/shortLink.js";
+import { parseShortLink } from "../../src/protocol/shortLink.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { contactLinkId } from "../../src/crypto/linkIds.js";
 import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";

@@ -19,7 +19,7 @@ import {
 } from "../../src/client/links.js";
 import { SMPProtocolError } from "../../src/client/errors.js";
 import { deleteQueue, UnexpectedReplyError, type RecipientQueue } from "../../src/client/queues.js";
-import { parseShortLink, ShortLinkError } from "../../src/client/shortLink.js";
+import { parseShortLink, ShortLinkError } from "../../src/protocol/shortLink.js";
 import { verifyAuthorization } from "../../src/crypto/authenticator.js";
 import { clientSenderId, contactLinkId } from "../../src/crypto/linkIds.js";
 import { randomBytes } from "../../src/crypto/random.js";

@@ -8,7 +8,7 @@
 // invitation linkId = ASCII "0123456789abcdef01234567".
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatShortLink, parseShortLink, relayLinkServer, ShortLinkError, type ShortLink, type ShortLinkServer } from "../../src/client/shortLink.js";
+import { formatShortLink, parseShortLink, relayLinkServer, ShortLinkError, type ShortLink, type ShortLinkServer } from "../../src/protocol/shortLink.js";
 import { check, typed } from "./fuzz-helpers.js";
 import { ascii, h, hx } from "./vectors.js";
 

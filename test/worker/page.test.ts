@@ -8,6 +8,7 @@ import { formatAddress } from "../../src/protocol/address.js";
 import { SMP_VERSION } from "../../src/protocol/hello.js";
 import { DEFAULT_CONFIG, readConfig, type ConfigEnv, type RelayConfig } from "../../src/server/config.js";
 import { escapeHtml, formatDuration, pageView, qrSvg, renderOperatorPage } from "../../src/server/page.js";
+import { shortLinkFor } from "../../src/client/links.js";
 import { RELAY_VERSION, SOURCE_URL } from "../../src/server/version.js";
 import { decodeSvgQr, svgModules } from "./qr-image.js";
 
@@ -169,4 +170,28 @@ describe("renderOperatorPage", () => {
     const address = formatAddress({ keyHash: randomBytes(32), host: `${"a".repeat(63)}.${"b".repeat(63)}.workers.dev:65535` });
     expect(decodeSvgQr(qrSvg(address, "label"))).toBe(address);
   });
+
+  it("publishes the operator's contact address (CONTACT_LINK) as a link and a QR code that reads back", () => {
+    const link = shortLinkFor({ keyHash: randomBytes(32), host: "relay.example" }, { mode: "C", linkKey: randomBytes(32) });
+    const html = render({ contactLink: link });
+    expect(html).toContain("Contact the operator");
+    const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+    expect(svgs).toHaveLength(2);
+    expect(decodeSvgQr(svgs[1]!)).toBe(link);
+    expect(html).toContain(`href="${escapeHtml(link)}"`);
+    expect(render({})).not.toContain("Contact the operator");
+  });
 });
+
+describe("CONTACT_LINK", () => {
+  const link = (mode: "C" | "M"): string =>
+    shortLinkFor({ keyHash: randomBytes(32), host: "relay.example" }, mode === "C" ? { mode, linkKey: randomBytes(32) } : { mode, linkKey: randomBytes(32), linkId: randomBytes(24) });
+  it("takes a contact address's short link, and nothing else", () => {
+    const ok = link("C");
+    expect(readConfig({ CONTACT_LINK: ok } as ConfigEnv).contactLink).toBe(ok);
+    expect(readConfig({ CONTACT_LINK: "" } as ConfigEnv).contactLink).toBeNull();
+    expect(() => readConfig({ CONTACT_LINK: link("M") } as ConfigEnv)).toThrow(/not a one-time invitation/);
+    expect(() => readConfig({ CONTACT_LINK: "https://relay.example/" } as ConfigEnv)).toThrow(/CONTACT_LINK is not a short link/);
+  });
+});
+

@@ -14,8 +14,8 @@
 // lists all), `p` the port, `c` the relay's keyHash (32-byte SHA-256 of its CA certificate), each
 // left out when empty; values are percent-encoded (a comma between hosts is %2C).
 // Pure: no Node imports.
-import { base64url } from "../protocol/base64.js";
-import type { RelayAddress } from "../protocol/address.js";
+import { base64url } from "./base64.js";
+import type { RelayAddress } from "./address.js";
 
 /** `https` puts the relay's first host in the URL; `simplex` is the app-only scheme. */
 export type ShortLinkScheme = "https" | "simplex";
