@@ -67,20 +67,29 @@ function decodeKeys(b: Uint8Array): Uint8Array[] {
  */
 export async function setLink(h: LinkHost, q: QueueRecord, c: LinkSetCommand, index: string | null | false): Promise<ServerResponse> {
   if (isSecuredMessaging(q)) return AUTH;
-  if (q.link_id !== null) {
-    if (!equalBytes(q.link_id, c.linkId) || q.fixed_data === null || !equalBytes(q.fixed_data, c.fixedData)) return AUTH;
-    h.store.update({ user_data: c.userData });
-    return OK;
-  }
+  if (q.link_id !== null) return replaceUserData(h, q, c);
   if (index === false) return AUTH;
   if (index !== null && !(await h.claimIndex(index))) return AUTH;
-  // The claim awaited: another command may have set a link meanwhile.
+  // The claim awaited: another command may have changed the queue meanwhile.
   const now = h.store.load();
-  if (now === null || now.link_id !== null || isSecuredMessaging(now)) {
-    if (index !== null && (now === null || now.link_index !== index)) await h.releaseIndex(index);
+  if (now !== null && now.link_id !== null && !isSecuredMessaging(now)) {
+    // Another LSET set a link first: this one is then an update of it, or refused.
+    const r = replaceUserData(h, now, c);
+    if (index !== null && now.link_index !== index) await h.releaseIndex(index);
+    return r;
+  }
+  if (now === null || isSecuredMessaging(now)) {
+    if (index !== null) await h.releaseIndex(index);
     return AUTH;
   }
   h.store.update({ link_id: c.linkId, fixed_data: c.fixedData, user_data: c.userData, link_index: index });
+  return OK;
+}
+
+/** LSET on a queue that has a link: the same link id and fixed data, new user data; else AUTH. */
+function replaceUserData(h: LinkHost, q: QueueRecord, c: LinkSetCommand): ServerResponse {
+  if (q.link_id === null || !equalBytes(q.link_id, c.linkId) || q.fixed_data === null || !equalBytes(q.fixed_data, c.fixedData)) return AUTH;
+  h.store.update({ user_data: c.userData });
   return OK;
 }
 
