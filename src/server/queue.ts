@@ -172,9 +172,9 @@ export class QueueDO extends DurableObject<Env> {
       case "QUE":
         return { reply: this.info(rec, c, now) };
       case "LSET":
-        return { reply: await setLink(this.links, rec, cmd, c.linkIndex ?? false) };
+        return { reply: await setLink(this.links(rec), rec, cmd, c.linkIndex ?? false) };
       case "LDEL":
-        return { reply: await deleteLink(this.links, rec) };
+        return { reply: await deleteLink(this.links(rec), rec) };
       case "LKEY": {
         // Secure and read in one step (upstream LKEY: secureQueue_ then getQueueLink_).
         const secured = this.secure(rec, cmd.senderKey);
@@ -218,12 +218,15 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   /** What the link functions (queueLinks.ts) need of this object. */
-  private get links(): LinkHost {
+  private links(q: Pick<QueueRecord, "name">): LinkHost {
+    // The name is taken now: a DEL while a claim is on its way leaves no record to read it from,
+    // and the claim must still be given back under it.
+    const queue = q.name;
     return {
       store: this.store,
-      queue: this.store.load()?.name ?? "",
-      claimIndex: (index) => this.env.ID_INDEX.getByName(index).claim(this.store.load()?.name ?? ""),
-      releaseIndex: (index) => this.env.ID_INDEX.getByName(index).release(this.store.load()?.name ?? ""),
+      queue,
+      claimIndex: (index) => this.env.ID_INDEX.getByName(index).claim(queue),
+      releaseIndex: (index) => this.env.ID_INDEX.getByName(index).release(queue),
     };
   }
 
@@ -260,7 +263,7 @@ export class QueueDO extends DurableObject<Env> {
     if (body.length > MAX_BODY) return err("LARGE_MSG");
     if (q.status !== "active") return AUTH;
     // The first message to a secured invitation consumes its link (WIRE.md 6.13a).
-    consumeLink(this.links, q);
+    consumeLink(this.links(q), q);
     const quota = this.config.queueQuota;
     let count = this.store.messageCount();
     // Upstream expires before writing; only the quota decision can tell the difference.
@@ -315,11 +318,20 @@ export class QueueDO extends DurableObject<Env> {
 
   /** DEL (WIRE.md 6.10): DELD to another connection's subscription, then the object's storage goes. */
   private async delete(before: QueueRecord, c: QueueCall): Promise<QueueResult> {
-    // Its ids stop leading here first: if that fails, DEL fails and nothing is lost.
-    await releaseAll(this.links, before);
-    // The release awaited: read the record again (a SUB may have come in meanwhile).
-    const q = this.store.load();
-    if (q === null) return AUTH;
+    // Its ids stop leading here first: if that fails, DEL fails and nothing is lost. A release
+    // awaits, and an LSET may set a link meanwhile: release until the record names no new index.
+    const links = this.links(before);
+    const released = new Set<string>();
+    let q: QueueRecord | null = before;
+    for (;;) {
+      const pending = [q.snd_index, q.link_index].filter((i): i is string => i !== null && !released.has(i));
+      if (pending.length === 0) break;
+      await releaseAll(links, pending);
+      for (const i of pending) released.add(i);
+      q = this.store.load();
+      if (q === null) return AUTH;
+    }
+    // No await from the last read to deleteAll: nothing can set a link in between.
     if (q.subscriber !== null && q.subscriber !== c.session) this.pushTo(q.subscriber, q.sub_gen, q, { tag: "DELD" });
     this.store.forget(true);
     // Frees the object's storage entirely, alarm included (compatibility date ≥ 2026-02-24).

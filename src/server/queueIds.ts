@@ -8,7 +8,9 @@
 // kind is "R" (recipient id), "S" (sender id) or "L" (the link id of a one-time invitation, which
 // the relay chooses). AES is a keyed permutation, so a queue's ids are unrelated random-looking
 // blocks to anyone without the relay's routing key; the 8-byte MAC (and the zero bytes inside)
-// reject a forged or mistyped id in the Session, before any object wakes. Kenc and Kmac come
+// reject a forged or mistyped id in the Session. A recipient id is always the relay's, so a
+// forged one wakes no object at all; a sender or link id that does not open may be one a client
+// chose, and costs one index lookup (below), which finds nothing and writes nothing. Kenc and Kmac come
 // from the relay's routing key (kept with its identity): losing that key orphans every queue.
 //
 // Ids the client chooses (WIRE.md 6.13a: the sender id of a queue made with link data, and a

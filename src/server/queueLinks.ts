@@ -116,7 +116,7 @@ export function consumeLink(h: LinkHost, q: QueueRecord): void {
   }
 }
 
-/** DEL: releases every index entry of the queue. Throws when one cannot be released (DEL fails, nothing lost). */
-export async function releaseAll(h: LinkHost, q: QueueRecord): Promise<void> {
-  await Promise.all([q.snd_index, q.link_index].filter((i): i is string => i !== null).map((i) => h.releaseIndex(i)));
+/** DEL: releases these index entries of the queue. Throws when one cannot be released (DEL fails, nothing lost). */
+export async function releaseAll(h: LinkHost, indexes: string[]): Promise<void> {
+  await Promise.all(indexes.map((i) => h.releaseIndex(i)));
 }

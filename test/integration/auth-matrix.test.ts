@@ -42,14 +42,13 @@ import {
   type RecipientQueue,
 } from "../../src/client/queues.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
-import { makeAuthenticator } from "../../src/crypto/authenticator.js";
 import { decodePublicKey, encodePublicKey } from "../../src/crypto/keys.js";
 import { randomBytes } from "../../src/crypto/random.js";
-import { generateSigningKey, publicKeyOf, sign, type SigningKey } from "../../src/crypto/signing.js";
+import { generateSigningKey, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import { parseAddress } from "../../src/protocol/address.js";
-import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
-import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
+import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
+import { build, derEd, send, type Signer } from "../helpers/authWire.js";
 import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -77,30 +76,7 @@ async function client(): Promise<SMPClient> {
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 const derX = (k: X25519KeyPair): Uint8Array => encodePublicKey({ alg: "x25519", raw: k.publicKey });
-const derEd = async (k: SigningKey): Promise<Uint8Array> => encodePublicKey(await publicKeyOf(k));
 const reply = (r: ServerResponse): string => (r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
-
-/** How a transmission is authorized: an X25519 authenticator, an Ed25519 signature, or nothing. */
-type Signer = { x25519: Uint8Array } | { ed25519: SigningKey } | null;
-
-/**
- * Builds a transmission exactly as src/client/client.ts does (encodeSigned, transmissionForAuth,
- * makeAuthenticator, encodeClientTransmission), authorized for connection `conn`.
- */
-async function build(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer): Promise<{ corrId: Uint8Array; t: Uint8Array }> {
-  const corrId = randomBytes(24);
-  const signed = encodeSigned(corrId, entityId, encodeCommand(cmd));
-  const tForAuth = transmissionForAuth(conn.sessionId, signed);
-  let auth = EMPTY;
-  if (signer && "x25519" in signer) auth = await makeAuthenticator(conn.serverSessionKey, signer.x25519, corrId, tForAuth);
-  else if (signer) auth = await sign(signer.ed25519, tForAuth);
-  return { corrId, t: encodeClientTransmission(auth, signed) };
-}
-
-async function send(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer): Promise<ServerResponse> {
-  const { corrId, t } = await build(conn, entityId, cmd, signer);
-  return conn.requestRaw(corrId, t);
-}
 
 async function newCommand(rcvAuthKey: Uint8Array): Promise<ClientCommand> {
   return { tag: "NEW", rcvAuthKey, rcvDhKey: derX(await generateX25519()), basicAuth: null, subscribe: false, queueReqData: { mode: "M", link: null }, ntfCreds: null };

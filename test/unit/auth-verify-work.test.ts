@@ -15,7 +15,7 @@ import type { PublicKey } from "../../src/crypto/keys.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateSigningKey, publicKeyOf, sign, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
-import { verifyCommand, type AuthInput } from "../../src/server/auth.js";
+import { verifyAny, verifyCommand, type AuthInput } from "../../src/server/auth.js";
 
 const ed448Calls = vi.hoisted(() => ({ n: 0 }));
 vi.mock("@noble/curves/ed448.js", async (importOriginal) => {
@@ -74,12 +74,14 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Runs verifyCommand and counts the verification primitives it ran. */
-async function measure(key: PublicKey | null, authorization: Uint8Array): Promise<{ ok: boolean; work: Record<Work, number> }> {
+/** Runs verifyCommand (or verifyAny, given a list of keys) and counts the verification primitives it ran. */
+async function measure(key: PublicKey | null | PublicKey[], authorization: Uint8Array): Promise<{ ok: boolean; work: Record<Work, number> }> {
+  // Fresh counts (spies of an earlier measure in the same test would add up).
+  vi.restoreAllMocks();
   const derive = vi.spyOn(crypto.subtle, "deriveBits");
   const verify = vi.spyOn(crypto.subtle, "verify");
   ed448Calls.n = 0;
-  const ok = await verifyCommand(key, input(authorization));
+  const ok = Array.isArray(key) ? await verifyAny(key, input(authorization)) : await verifyCommand(key, input(authorization));
   return { ok, work: { x25519: derive.mock.calls.length, ed25519: verify.mock.calls.length, ed448: ed448Calls.n } };
 }
 
@@ -141,5 +143,54 @@ describe("an X25519 authenticator checked from SHA-512(tForAuth) alone (what a S
     expect(await verifyCommand(key, byHash(await hashOf(other)))).toBe(false);
     // No key: the throwaway verification runs on the hash too, and refuses.
     expect(await verifyCommand(null, byHash(await hashOf(tForAuth)))).toBe(false);
+  });
+});
+
+// verifyAny: a contact queue's recipient keys after RKEY (WIRE.md 6.13a: every recipient command
+// verifies against any of them; upstream verifiedWithKeys).
+describe("verifyAny against a list of keys", () => {
+  it.each(AUTH_KINDS.map((a) => [a, WORK[a]] as const))("an empty list and %s: refused, after one verification (%s)", async (a, work) => {
+    const { ok, work: done } = await measure([], auths[a]);
+    expect(ok).toBe(false);
+    const all = done.x25519 + done.ed25519 + done.ed448;
+    // One verification: X25519 is one deriveBits, Ed25519 one subtle.verify, Ed448 one ed448.verify.
+    expect(all, JSON.stringify(done)).toBe(1);
+    if (work !== "any") expect(done[work], JSON.stringify(done)).toBe(1);
+  });
+
+  it("an empty list costs what no key costs (verifyCommand with null), kind for kind", async () => {
+    for (const a of AUTH_KINDS) expect((await measure([], auths[a])).work, a).toEqual((await measure(null, auths[a])).work);
+  });
+
+  it("several keys: an authorization by the second verifies; by the first, the last, or of another kind than the first key, too", async () => {
+    const [x1, x2, x3] = [await generateX25519(), await generateX25519(), await generateX25519()];
+    const pub = (k: X25519KeyPair): PublicKey => ({ alg: "x25519", raw: k.publicKey });
+    const by = (k: X25519KeyPair): Promise<Uint8Array> => makeAuthenticator(session.publicKey, k.privateKey, corrId, tForAuth);
+    const list = [pub(x1), pub(x2), pub(x3)];
+    const second = await measure(list, await by(x2));
+    expect(second.ok).toBe(true);
+    // The first key was tried (and refused) before the second verified.
+    expect(second.work.x25519).toBe(2);
+    expect((await measure(list, await by(x1))).ok).toBe(true);
+    expect((await measure(list, await by(x3))).ok).toBe(true);
+    // Mixed kinds: an Ed25519 key first, the X25519 key that signed second; and the other way round.
+    expect((await measure([keys["an Ed25519 key"]!, pub(x2)], await by(x2))).ok).toBe(true);
+    expect((await measure([pub(x1), keys["an Ed25519 key"]!], await sign(holders.ed25519, tForAuth))).ok).toBe(true);
+  });
+
+  it("several keys, none of which made the authorization: refused, after a verification per key", async () => {
+    const [x1, x2] = [await generateX25519(), await generateX25519()];
+    const list: PublicKey[] = [{ alg: "x25519", raw: x1.publicKey }, { alg: "x25519", raw: x2.publicKey }, keys["an Ed25519 key"]!];
+    for (const a of AUTH_KINDS) {
+      const { ok, work } = await measure(list, auths[a]);
+      expect(ok, a).toBe(false);
+      expect(work.x25519 + work.ed25519 + work.ed448, `${a}: ${JSON.stringify(work)}`).toBeGreaterThanOrEqual(list.length);
+    }
+    // A good authorization for the right transmission, by a key not in the list.
+    const outsider = await generateX25519();
+    expect((await measure(list, await makeAuthenticator(session.publicKey, outsider.privateKey, corrId, tForAuth))).ok).toBe(false);
+    // The list's own key, over another transmission (so not this one's authorization).
+    const other = await makeAuthenticator(session.publicKey, x1.privateKey, corrId, randomBytes(120));
+    expect((await measure(list, other)).ok).toBe(false);
   });
 });
