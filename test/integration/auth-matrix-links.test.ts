@@ -37,39 +37,17 @@
 //
 // After the matrix every target is checked unchanged: the same LNK and INFO, invitations not
 // secured (or secured with their own key only), recipient keys unchanged, link ids resolving.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connect, type SMPClient } from "../../src/client/client.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { SMPClient } from "../../src/client/client.js";
 import { parseQueueInfo, type QueueInfo } from "../../src/client/queues.js";
-import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { generateSigningKey, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
-import { parseAddress } from "../../src/protocol/address.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
 import { build, derEd, send, type Signer } from "../helpers/authWire.js";
 import { derX, newLinked, outcome, str, text, type LinkedQueue, type LinkedQueueOptions } from "../helpers/linkWire.js";
-import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
+import { relayForFile } from "../helpers/relayClients.js";
 
-const WS = WebSocket as unknown as WebSocketConstructor;
-let relay: TestRelay;
-let keyHash: Uint8Array;
-const opened: SMPClient[] = [];
-
-beforeAll(async () => {
-  relay = await startLocalTestRelay();
-  keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
-});
-
-afterAll(async () => {
-  for (const c of opened) if (c.isOpen) c.close();
-  await relay?.stop();
-});
-
-async function client(): Promise<SMPClient> {
-  const c = await connect(relay.wsUrl, keyHash, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
-  opened.push(c);
-  return c;
-}
+const { client } = relayForFile();
 
 const x = (k: X25519KeyPair): Signer => ({ x25519: k.privateKey });
 const ed = (k: SigningKey): Signer => ({ ed25519: k });

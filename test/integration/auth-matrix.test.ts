@@ -22,9 +22,8 @@
 // Every cell targets queues whose state would show a wrongly accepted command (ACK of the
 // delivered msgId, KEY/SKEY of the key already set, SUB of a queue another connection holds),
 // and after the matrix every queue is checked unchanged: INFO, messages, subscriber, keys.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connect, type SMPClient } from "../../src/client/client.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { SMPClient } from "../../src/client/client.js";
 import {
   ack,
   createQueue,
@@ -41,37 +40,16 @@ import {
   type QueueInfo,
   type RecipientQueue,
 } from "../../src/client/queues.js";
-import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { decodePublicKey, encodePublicKey } from "../../src/crypto/keys.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateSigningKey, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
-import { parseAddress } from "../../src/protocol/address.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
 import { build, derEd, send, type Signer } from "../helpers/authWire.js";
-import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
+import { relayForFile } from "../helpers/relayClients.js";
 
-const WS = WebSocket as unknown as WebSocketConstructor;
 const EMPTY: Uint8Array = new Uint8Array(0);
-let relay: TestRelay;
-let keyHash: Uint8Array;
-const opened: SMPClient[] = [];
-
-beforeAll(async () => {
-  relay = await startLocalTestRelay();
-  keyHash = parseAddress(((await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
-});
-
-afterAll(async () => {
-  for (const c of opened) if (c.isOpen) c.close();
-  await relay?.stop();
-});
-
-async function client(): Promise<SMPClient> {
-  const c = await connect(relay.wsUrl, keyHash, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
-  opened.push(c);
-  return c;
-}
+const { client } = relayForFile();
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);

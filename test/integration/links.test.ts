@@ -3,45 +3,24 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { describe, expect, it } from "vitest";
 import { connect, type SMPClient } from "../../src/client/client.js";
 import { decryptMessage, parseQueueInfo } from "../../src/client/queues.js";
-import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { clientSenderId, contactLinkId } from "../../src/crypto/linkIds.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateX25519 } from "../../src/crypto/x25519.js";
-import { parseAddress } from "../../src/protocol/address.js";
 import type { ServerResponse } from "../../src/protocol/commands.js";
 import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue } from "../helpers/linkWire.js";
 import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
+import { relayForFile, WS } from "../helpers/relayClients.js";
 
-const WS = WebSocket as unknown as WebSocketConstructor;
 const EMPTY = new Uint8Array(0);
-let relay: TestRelay;
-let keyHash: Uint8Array;
-const opened: SMPClient[] = [];
+const { client } = relayForFile();
 
-async function client(r: TestRelay = relay): Promise<SMPClient> {
-  const kh = r === relay ? keyHash : await keyHashOf(r);
-  const c = await connect(r.wsUrl, kh, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
-  opened.push(c);
-  return c;
+/** A connection to a relay of the test's own (the restart test's). */
+async function clientOf(r: TestRelay): Promise<SMPClient> {
+  return connect(r.wsUrl, r.keyHash, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
 }
-
-async function keyHashOf(r: TestRelay): Promise<Uint8Array> {
-  return parseAddress(((await (await fetch(`${r.httpUrl}/health`)).json()) as { address: string }).address).keyHash;
-}
-
-beforeAll(async () => {
-  relay = await startLocalTestRelay();
-  keyHash = await keyHashOf(relay);
-});
-
-afterAll(async () => {
-  for (const c of opened) if (c.isOpen) c.close();
-  await relay?.stop();
-});
 
 function lnk(r: ServerResponse): { sndId: Uint8Array; fixed: string; user: string } {
   if (r.tag !== "LNK") throw new Error(`expected LNK, got ${outcome(r)}`);
@@ -212,14 +191,14 @@ describe("after a relay restart", () => {
     const dir = mkdtempSync(join(tmpdir(), "smp-links-"));
     try {
       let r = await startLocalTestRelay({ persistTo: dir });
-      let conn = await client(r);
+      let conn = await clientOf(r);
       const c = await created(conn, { mode: "C", userData: text("kept") });
       const m = await created(conn, { mode: "M" });
       conn.close();
       await r.stop();
       r = await startLocalTestRelay({ persistTo: dir });
       try {
-        conn = await client(r);
+        conn = await clientOf(r);
         expect(lnk(await sendAs(conn, c.linkId, { tag: "LGET" }, null)).user).toBe("kept");
         expect(outcome((await newLinked(conn, { mode: "C", linkId: c.linkId })).reply)).toBe("ERR AUTH");
         const k = await generateX25519();

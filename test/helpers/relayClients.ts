@@ -1,0 +1,41 @@
+// One local relay per test file and the client connections its tests open: started before the
+// file's tests, every connection closed and the relay stopped after them.
+import { afterAll, beforeAll } from "vitest";
+import WebSocket from "ws";
+import { connect, type SMPClient } from "../../src/client/client.js";
+import type { WebSocketConstructor } from "../../src/client/socket.js";
+import { startLocalTestRelay, type TestRelay } from "./localRelay.js";
+
+export const WS = WebSocket as unknown as WebSocketConstructor;
+
+export interface FileRelay {
+  /** The relay (after beforeAll). */
+  relay(): TestRelay;
+  /** A new connection to the relay, closed after the file's tests. */
+  client(): Promise<SMPClient>;
+}
+
+/** Registers the file's beforeAll/afterAll; call at the top level of a test file. */
+export function relayForFile(): FileRelay {
+  let relay: TestRelay | undefined;
+  const opened: SMPClient[] = [];
+  beforeAll(async () => {
+    relay = await startLocalTestRelay();
+  });
+  afterAll(async () => {
+    for (const c of opened) if (c.isOpen) c.close();
+    await relay?.stop();
+  });
+  return {
+    relay: () => {
+      if (relay === undefined) throw new Error("the relay is not started yet (use it inside a test)");
+      return relay;
+    },
+    client: async () => {
+      const r = relay!;
+      const c = await connect(r.wsUrl, r.keyHash, { WebSocket: WS, pingInterval: 0, commandTimeout: 20_000 });
+      opened.push(c);
+      return c;
+    },
+  };
+}
