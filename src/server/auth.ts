@@ -83,11 +83,16 @@ export async function verifyCommand(key: PublicKey | null, a: AuthInput): Promis
 
 /**
  * verifyCommand against a list of keys (a contact queue's recipient keys after RKEY; WIRE.md
- * 6.13a, upstream verifiedWithKeys): true when any verifies. An empty list costs one throwaway
- * verification, as a missing key does.
+ * 6.13a, upstream verifiedWithKeys): true when any verifies. A list with no key of the
+ * authorization's kind costs one throwaway verification, as a missing key does; otherwise one
+ * verification per key of that kind, at most.
  */
 export async function verifyAny(keys: PublicKey[], a: AuthInput): Promise<boolean> {
-  if (keys.length === 0) return verifyCommand(null, a);
-  for (const k of keys) if (await verifyCommand(k, a)) return true;
+  // Only keys of the authorization's own kind can verify it: trying the others too would let a
+  // wrong signature cost one verification per key (up to 255 after RKEY) instead of one.
+  const kind = authKind(a.authorization.length);
+  const candidates = keys.filter((k) => k.alg === kind);
+  if (candidates.length === 0) return verifyCommand(null, a);
+  for (const k of candidates) if (await verifyCommand(k, a)) return true;
   return false;
 }

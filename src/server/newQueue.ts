@@ -65,11 +65,15 @@ export async function createQueue(t: ClientTransmission, c: NewCommand, auth: Au
     params.sndIndex = ctx.ids.indexName("snd", link.sndId);
     params.link = { linkId, fixedData: link.fixedData, userData: link.userData, index: linkId === fresh.linkId ? null : ctx.ids.indexName("link", linkId) };
     const wanted = [params.sndIndex, params.link.index].filter((i): i is string => i !== null);
-    const results = await Promise.all(wanted.map(async (i) => ((await claim(ctx, i, queue)) ? i : null)));
-    for (const r of results) if (r !== null) claimed.push(r);
-    // Taken (no retry with client-chosen ids, as upstream): give back what was claimed.
-    if (claimed.length < wanted.length) {
+    const results = await Promise.allSettled(wanted.map((i) => claim(ctx, i, queue)));
+    // A claim that failed may still have been made: it is given back with the others (a release
+    // removes only this queue's entry, so it is safe either way).
+    claimed.push(...wanted.filter((_, k) => results[k]!.status !== "fulfilled" || (results[k] as PromiseFulfilledResult<boolean>).value));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined || claimed.length < wanted.length) {
       await release(ctx, claimed, queue);
+      // Taken (no retry with client-chosen ids, as upstream): AUTH. A failure of ours: thrown, INTERNAL.
+      if (failed !== undefined) throw failed.reason;
       return refuse("AUTH");
     }
   }

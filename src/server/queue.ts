@@ -32,6 +32,8 @@ import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 export const MAX_BODY = 16048;
 /** Padded size of a delivered message plaintext, bytes; 16122 once encrypted (WIRE.md 7). */
 const MSG_PADDED = 16106;
+/** When the alarm finishes a DEL whose index releases failed, ms after the failure. */
+const DELETE_RETRY_MS = 2000;
 /** Waits before trying a failed push again, ms: about 10 s in all, then the subscriber is dropped. */
 const PUSH_RETRY_MS = [100, 400, 1500, 3000, 5000];
 
@@ -172,7 +174,7 @@ export class QueueDO extends DurableObject<Env> {
       case "QUE":
         return { reply: this.info(rec, c, now) };
       case "LSET":
-        return { reply: await setLink(this.links(rec), rec, cmd, c.linkIndex ?? false) };
+        return { reply: await setLink(this.links(rec), rec, cmd, c.linkIndex === undefined ? false : c.linkIndex) };
       case "LDEL":
         return { reply: await deleteLink(this.links(rec), rec) };
       case "LKEY": {
@@ -194,7 +196,8 @@ export class QueueDO extends DurableObject<Env> {
    */
   private named(c: QueueCall): QueueRecord | null {
     const q = this.store.load();
-    if (q === null) return null;
+    // A queue whose DEL has begun is gone for every command (see delete).
+    if (q === null || q.status === "deleting") return null;
     const { kind, id } = c.entity;
     const own = kind === "rcv" ? q.rcv_id : kind === "snd" ? q.snd_id : q.link_id;
     return own !== null && equalBytes(own, id) ? q : null;
@@ -316,29 +319,54 @@ export class QueueDO extends DurableObject<Env> {
     return { reply: head ? msg(head) : OK, conn: { mode: "get", delivered: head?.msg_id ?? null } };
   }
 
-  /** DEL (WIRE.md 6.10): DELD to another connection's subscription, then the object's storage goes. */
+  /**
+   * DEL (WIRE.md 6.10): the queue's index entries are released, DELD goes to another connection's
+   * subscription, then the object's storage goes. A queue with index entries is marked
+   * "deleting" first: from then on every command finds no queue, and if a release fails (the
+   * reply is then ERR INTERNAL) the alarm finishes the deletion, so an id never outlives its
+   * queue nor a queue its ids.
+   */
   private async delete(before: QueueRecord, c: QueueCall): Promise<QueueResult> {
-    // Its ids stop leading here first: if that fails, DEL fails and nothing is lost. A release
-    // awaits, and an LSET may set a link meanwhile: release until the record names no new index.
-    const links = this.links(before);
+    if (before.snd_index !== null || before.link_index !== null) this.store.update({ status: "deleting" });
+    try {
+      await this.releaseIndexes(before.name);
+    } catch (e) {
+      this.alarmAt = Date.now() + DELETE_RETRY_MS;
+      await this.ctx.storage.setAlarm(this.alarmAt);
+      throw e;
+    }
+    await this.wipe(c.session);
+    return { reply: OK, conn: null };
+  }
+
+  /**
+   * Releases the queue's index entries, until the record names none it has not released: an
+   * LSET whose claim was under way when DEL began may add one during an await.
+   */
+  private async releaseIndexes(name: string): Promise<void> {
+    const links = this.links({ name });
     const released = new Set<string>();
-    let q: QueueRecord | null = before;
     for (;;) {
+      const q = this.store.load();
+      if (q === null) return;
       const pending = [q.snd_index, q.link_index].filter((i): i is string => i !== null && !released.has(i));
-      if (pending.length === 0) break;
+      if (pending.length === 0) return;
       await releaseAll(links, pending);
       for (const i of pending) released.add(i);
-      q = this.store.load();
-      if (q === null) return AUTH;
     }
-    // No await from the last read to deleteAll: nothing can set a link in between.
-    if (q.subscriber !== null && q.subscriber !== c.session) this.pushTo(q.subscriber, q.sub_gen, q, { tag: "DELD" });
+  }
+
+  /** The end of DEL: DELD to a subscriber other than `session`, then all storage, alarm included. */
+  private async wipe(session: string | null): Promise<void> {
+    // No await from this read to deleteAll: nothing can change the queue in between.
+    const q = this.store.load();
+    if (q === null) return;
+    if (q.subscriber !== null && q.subscriber !== session) this.pushTo(q.subscriber, q.sub_gen, q, { tag: "DELD" });
     this.store.forget(true);
     // Frees the object's storage entirely, alarm included (compatibility date ≥ 2026-02-24).
     await this.ctx.storage.deleteAll();
     this.store.forget(true);
     this.alarmAt = null;
-    return { reply: OK, conn: null };
   }
 
   /** QUE → INFO (WIRE.md 6.11; upstream getQueueInfo): qiSub is this connection's own view. */
@@ -397,7 +425,13 @@ export class QueueDO extends DurableObject<Env> {
   /** The expiry alarm: deletes expired messages and re-arms for the next. Safe to run twice. */
   override async alarm(): Promise<void> {
     metrics.alarms++;
-    if (this.store.load() === null) return;
+    const q = this.store.load();
+    if (q === null) return;
+    if (q.status === "deleting") {
+      // A DEL that could not release every index entry: finish it (a throw retries the alarm).
+      await this.releaseIndexes(q.name);
+      return this.wipe(null);
+    }
     this.expire(Date.now());
     const next = this.store.nextExpiry();
     this.alarmAt = next;

@@ -72,14 +72,14 @@ export async function setLink(h: LinkHost, q: QueueRecord, c: LinkSetCommand, in
   if (index !== null && !(await h.claimIndex(index))) return AUTH;
   // The claim awaited: another command may have changed the queue meanwhile.
   const now = h.store.load();
-  if (now !== null && now.link_id !== null && !isSecuredMessaging(now)) {
+  if (now !== null && now.status !== "deleting" && now.link_id !== null && !isSecuredMessaging(now)) {
     // Another LSET set a link first: this one is then an update of it, or refused.
     const r = replaceUserData(h, now, c);
     if (index !== null && now.link_index !== index) await h.releaseIndex(index);
     return r;
   }
-  if (now === null || isSecuredMessaging(now)) {
-    if (index !== null) await h.releaseIndex(index);
+  if (now === null || now.status === "deleting" || isSecuredMessaging(now)) {
+    if (index !== null && (now === null || now.link_index !== index)) await h.releaseIndex(index);
     return AUTH;
   }
   h.store.update({ link_id: c.linkId, fixed_data: c.fixedData, user_data: c.userData, link_index: index });
@@ -93,9 +93,13 @@ function replaceUserData(h: LinkHost, q: QueueRecord, c: LinkSetCommand): Server
   return OK;
 }
 
-/** LDEL: removes the link and its index entry; OK also when there was none. */
+/** LDEL: removes the link and its index entry; OK also when there was none. Throws when the release fails (nothing changed). */
 export async function deleteLink(h: LinkHost, q: QueueRecord): Promise<ServerResponse> {
-  if (q.link_id === null) return OK;
+  if (q.link_id === null) {
+    // A consumed link whose index entry is still to be released: try again now.
+    await releaseStale(h);
+    return OK;
+  }
   // Index first: if that fails the command fails with nothing changed, and can be sent again.
   if (q.link_index !== null) await h.releaseIndex(q.link_index);
   h.store.update({ link_id: null, fixed_data: null, user_data: null, link_index: null });
@@ -104,16 +108,22 @@ export async function deleteLink(h: LinkHost, q: QueueRecord): Promise<ServerRes
 
 /**
  * The first SEND to a secured invitation queue consumes its link (upstream sendMessage). The
- * record forgets it at once; the index entry, if any, goes after: until then it leads to a queue
- * that no longer names that link id, which answers AUTH.
+ * record forgets the link at once; its index entry, if any, is released after, and stays named
+ * in `link_index` until that succeeded (retried by the next SEND, LSET or DEL): until then it
+ * leads to a queue that no longer holds that link id, which answers AUTH.
  */
 export function consumeLink(h: LinkHost, q: QueueRecord): void {
-  if (q.link_id === null || !isSecuredMessaging(q)) return;
-  const index = q.link_index;
-  h.store.update({ link_id: null, fixed_data: null, user_data: null, link_index: null });
-  if (index !== null) {
-    h.releaseIndex(index).catch((e: unknown) => console.error("link index release failed", e instanceof Error ? e.message : String(e)));
-  }
+  if (q.link_id !== null && isSecuredMessaging(q)) h.store.update({ link_id: null, fixed_data: null, user_data: null });
+  if (q.link_id === null && q.link_index !== null) void releaseStale(h).catch((e: unknown) => console.error("link index release failed", e instanceof Error ? e.message : String(e)));
+}
+
+/** Releases an index entry kept in `link_index` for a link the queue no longer holds. Throws when the release fails. */
+async function releaseStale(h: LinkHost): Promise<void> {
+  const index = h.store.load()?.link_index ?? null;
+  if (index === null || h.store.load()?.link_id !== null) return;
+  await h.releaseIndex(index);
+  const now = h.store.load();
+  if (now !== null && now.link_id === null && now.link_index === index) h.store.update({ link_index: null });
 }
 
 /** DEL: releases these index entries of the queue. Throws when one cannot be released (DEL fails, nothing lost). */

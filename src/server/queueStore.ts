@@ -50,7 +50,7 @@ export interface QueueRecord {
   dh_secret: Uint8Array;
   /** "M" messaging, "C" contact, "-" not given. */
   mode: string;
-  /** "active" or "off". */
+  /** "active", "off", or "deleting" (a DEL under way: see QueueDO.delete). */
   status: string;
   /** The subscribed Session object's id. */
   subscriber: string | null;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from "vitest";
 import WebSocket from "ws";
 import { connect, type SMPClient } from "../../src/client/client.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
-import { startLocalTestRelay, type TestRelay } from "./localRelay.js";
+import { startLocalTestRelay, type LocalStartOptions, type TestRelay } from "./localRelay.js";
 
 export const WS = WebSocket as unknown as WebSocketConstructor;
 
@@ -15,12 +15,12 @@ export interface FileRelay {
   client(): Promise<SMPClient>;
 }
 
-/** Registers the file's beforeAll/afterAll; call at the top level of a test file. */
-export function relayForFile(): FileRelay {
+/** Registers the file's beforeAll/afterAll; call at the top level of a test file. `vars`: the relay's settings. */
+export function relayForFile(vars?: LocalStartOptions["vars"]): FileRelay {
   let relay: TestRelay | undefined;
   const opened: SMPClient[] = [];
   beforeAll(async () => {
-    relay = await startLocalTestRelay();
+    relay = await startLocalTestRelay({ vars });
   });
   afterAll(async () => {
     for (const c of opened) if (c.isOpen) c.close();

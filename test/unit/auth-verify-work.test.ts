@@ -178,13 +178,17 @@ describe("verifyAny against a list of keys", () => {
     expect((await measure([pub(x1), keys["an Ed25519 key"]!], await sign(holders.ed25519, tForAuth))).ok).toBe(true);
   });
 
-  it("several keys, none of which made the authorization: refused, after a verification per key", async () => {
+  it("several keys, none of which made the authorization: refused, after a verification per key of its kind (one at least)", async () => {
     const [x1, x2] = [await generateX25519(), await generateX25519()];
     const list: PublicKey[] = [{ alg: "x25519", raw: x1.publicKey }, { alg: "x25519", raw: x2.publicKey }, keys["an Ed25519 key"]!];
+    const ofKind: Record<Work, number> = { x25519: 2, ed25519: 1, ed448: 0 };
     for (const a of AUTH_KINDS) {
       const { ok, work } = await measure(list, auths[a]);
       expect(ok, a).toBe(false);
-      expect(work.x25519 + work.ed25519 + work.ed448, `${a}: ${JSON.stringify(work)}`).toBeGreaterThanOrEqual(list.length);
+      const kind = WORK[a];
+      // Keys of another kind are not tried: a wrong signature costs no more than the list's keys of its own kind.
+      if (kind !== "any") expect(work[kind], `${a}: ${JSON.stringify(work)}`).toBeGreaterThanOrEqual(Math.max(1, ofKind[kind]));
+      else expect(work.x25519 + work.ed25519 + work.ed448, `${a}: ${JSON.stringify(work)}`).toBeGreaterThanOrEqual(1);
     }
     // A good authorization for the right transmission, by a key not in the list.
     const outsider = await generateX25519();
