@@ -14,7 +14,6 @@
 // that arrives after a newer SUB must not cancel it.
 import { DurableObject } from "cloudflare:workers";
 import type { ClientCommand, ServerResponse } from "../protocol/commands.js";
-import { base64 } from "../protocol/base64.js";
 import { asciiBytes, concatBytes, equalBytes, Encoder } from "../protocol/encoding.js";
 import { pad } from "../protocol/padding.js";
 import { decodePublicKey, encodePublicKey, type PublicKey } from "../crypto/keys.js";
@@ -26,6 +25,7 @@ import { readConfig, type RelayConfig } from "./config.js";
 import { metrics } from "./metrics.js";
 import type { IdKind } from "./queueIds.js";
 import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, recipientKeys, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
+import { queueInfo } from "./queueInfo.js";
 import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 
 /** Largest SEND body (v11+), bytes. */
@@ -172,7 +172,7 @@ export class QueueDO extends DurableObject<Env> {
       case "DEL":
         return await this.delete(rec, c);
       case "QUE":
-        return { reply: this.info(rec, c, now) };
+        return { reply: queueInfo(rec, c.conn, c.session, this.head(false, now), this.store.messageCount()) };
       case "LSET":
         return { reply: await setLink(this.links(rec), rec, cmd, c.linkIndex === undefined ? false : c.linkIndex) };
       case "LDEL":
@@ -367,28 +367,6 @@ export class QueueDO extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     this.store.forget(true);
     this.alarmAt = null;
-  }
-
-  /** QUE → INFO (WIRE.md 6.11; upstream getQueueInfo): qiSub is this connection's own view. */
-  private info(q: QueueRecord, c: QueueCall, now: number): ServerResponse {
-    const head = this.head(false, now);
-    const info: Record<string, unknown> = { qiSnd: q.snd_key !== null, qiNtf: false };
-    const conn = c.conn;
-    if (conn?.mode === "get") {
-      info.qiSub = { qSubThread: "prohibitSub", ...(conn.delivered ? { qDelivered: base64.encode(conn.delivered) } : {}) };
-    } else if (conn?.mode === "sub" && q.subscriber === c.session && q.sub_gen === conn.gen) {
-      const delivered = q.delivered ?? head?.msg_id ?? null;
-      info.qiSub = { qSubThread: "noSub", ...(delivered ? { qDelivered: base64.encode(delivered) } : {}) };
-    }
-    info.qiSize = this.store.messageCount();
-    if (head) {
-      info.qiMsg = {
-        msgId: base64.encode(head.msg_id),
-        msgTs: new Date(head.ts * 1000).toISOString().replace(".000Z", "Z"),
-        msgType: head.quota ? "quota" : "message",
-      };
-    }
-    return { tag: "INFO", json: JSON.stringify(info) };
   }
 
   // ---- Delivered messages and expiry ----
