@@ -1,18 +1,19 @@
 // What one connection is to each queue it touched (see ConnQueue in queue.ts): the subscriber,
-// with the generation of its SUB, or a reader with GET, with the message its GET gave it. Kept in
-// the Session object's SQLite storage so it outlives hibernation; the table is made on first
-// use, so a connection that only pings or sends never writes storage. While the object is awake
-// it is also kept in memory: a pushed message and its ACK each need it, and storage is read for
-// a queue only once per wake. A subscriber's ACK changes nothing here: no write per message.
+// with the generation of its SUB, or a reader with GET, with the message its GET gave it.
+//
+// Where it lives: in the WebSocket's attachment, packed (connEntries.ts), so that it outlives
+// hibernation without a storage write: a reconnecting client's SUBs cost no row here, only the
+// Queue's own. The attachment is small (2,048 bytes in all), so past ATTACHED_MAX bytes further
+// entries spill into the Session object's SQLite storage (one row each; the table is made on
+// the first spill, and the attachment says that it exists). An entry lives in one place only.
+// While the object is awake everything is also kept in memory.
 //
 // After the connection closes nothing is written any more (`close()`): a command still in flight
 // when the socket closed must not leave a row behind once the object has freed its storage.
-import { equalBytes } from "../protocol/encoding.js";
 import { execCounted } from "./metrics.js";
 import type { ConnQueue } from "./queue.js";
-
-/** Queues whose entry is kept in memory at most (a few hundred kB). */
-const MAX_KNOWN = 10_000;
+import { ATTACHED_MAX, packEntries, packedSize, sameEntry, unpackEntries } from "./connEntries.js";
+import { readState, writeState, type OpenState } from "./sessionState.js";
 
 interface Row extends Record<string, SqlStorageValue> {
   mode: string;
@@ -21,91 +22,142 @@ interface Row extends Record<string, SqlStorageValue> {
 }
 
 export class ConnQueues {
-  private ready: boolean | undefined;
   private closed = false;
-  /** How many queues this connection is subscribed to (read once per wake, then kept). */
-  private subs: number | undefined;
-  /** Entries known since the object woke, by queue (null: none). Every write goes through set(). */
-  private readonly known = new Map<string, ConnQueue | null>();
+  /** The attached entries, decoded once per wake (undefined: not read yet). */
+  private attached: Map<string, ConnQueue> | undefined;
+  /** Spilled entries read since the object woke (null: none there). */
+  private readonly spilled = new Map<string, ConnQueue | null>();
+  /** How many spilled entries are subscriptions (read once per wake). */
+  private spilledSubs: number | undefined;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** `socket`: the connection's WebSocket (a Session has one), undefined once it is gone. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly socket: () => WebSocket | undefined,
+  ) {}
 
-  private exists(): boolean {
-    this.ready ??= execCounted(this.sql, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'conn_queues'").length > 0;
-    return this.ready;
-  }
-
+  /** What this connection is to `queue`, or null. */
   get(queue: string): ConnQueue | null {
     if (this.closed) return null;
-    const known = this.known.get(queue);
-    if (known !== undefined) return known;
-    if (!this.exists()) return null;
-    const row = execCounted<Row>(this.sql, "SELECT mode, gen, delivered FROM conn_queues WHERE queue = ?", queue)[0];
-    return this.remember(queue, row ? fromRow(row) : null);
+    const a = this.attachedEntries().get(queue);
+    if (a !== undefined) return a;
+    return this.spilledEntry(queue);
   }
 
+  /** How many queues this connection is subscribed to. */
   subscriptions(): number {
-    if (this.subs === undefined) {
-      this.subs = this.exists() ? (execCounted<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM conn_queues WHERE mode = 'sub'")[0]?.n ?? 0) : 0;
-    }
-    return this.subs;
+    if (this.closed) return 0;
+    let n = 0;
+    for (const e of this.attachedEntries().values()) if (e.mode === "sub") n++;
+    return n + this.spilledSubscriptions();
   }
 
-  /** Records the entry (one row written when it changed); nothing after close(). */
+  private spilledSubscriptions(): number {
+    this.spilledSubs ??= this.hasSpilled() ? (execCounted<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM conn_queues WHERE mode = 'sub'")[0]?.n ?? 0) : 0;
+    return this.spilledSubs;
+  }
+
+  /** Records the entry: in the attachment while it fits (no row written), else one row. Nothing after close(). */
   set(queue: string, entry: ConnQueue | null): void {
     if (this.closed) return;
     const before = this.get(queue);
-    if (same(before, entry)) return;
-    const subs = this.subscriptions() + (entry?.mode === "sub" ? 1 : 0) - (before?.mode === "sub" ? 1 : 0);
-    this.write(queue, entry);
-    this.subs = subs;
-    this.remember(queue, entry);
+    if (sameEntry(before, entry)) return;
+    const attached = this.attachedEntries();
+    if (attached.has(queue) || this.spilledEntry(queue) === null) {
+      // Attached, or new: try the attachment first.
+      const next = new Map(attached);
+      if (entry === null) next.delete(queue);
+      else next.set(queue, entry);
+      if (entry === null || packedSize(next) <= ATTACHED_MAX) {
+        this.attach(next);
+        return;
+      }
+      if (attached.has(queue)) {
+        // It grew past the room left (a GET reader's delivered id): move it out.
+        next.delete(queue);
+        this.attach(next);
+      }
+    }
+    this.spill(queue, entry);
+  }
+
+  /** Whether entries went to the object's storage (which must then be freed when the connection ends). */
+  usedStorage(): boolean {
+    return this.hasSpilled() || this.spilled.size > 0;
   }
 
   /** The connection closed: forget everything and write nothing from now on. */
   close(): void {
     this.closed = true;
-    this.subs = 0;
-    this.known.clear();
+    this.attached = new Map();
+    this.spilled.clear();
+    this.spilledSubs = 0;
   }
 
-  /** Bounded: a connection that touches very many queues starts over. */
-  private remember(queue: string, entry: ConnQueue | null): ConnQueue | null {
-    if (this.known.size >= MAX_KNOWN) this.known.clear();
-    this.known.set(queue, entry);
+  private openState(): { ws: WebSocket; state: OpenState } | null {
+    const ws = this.socket();
+    const state = ws ? readState(ws) : null;
+    return ws && state?.phase === "open" ? { ws, state } : null;
+  }
+
+  private attachedEntries(): Map<string, ConnQueue> {
+    if (this.attached === undefined) {
+      const conns = this.openState()?.state.conns;
+      this.attached = conns === undefined ? new Map() : unpackEntries(conns);
+    }
+    return this.attached;
+  }
+
+  private attach(entries: Map<string, ConnQueue>): void {
+    const open = this.openState();
+    if (open === null) return; // the socket is gone: nothing to keep
+    writeState(open.ws, { ...open.state, conns: packEntries(entries) });
+    this.attached = entries;
+  }
+
+  private hasSpilled(): boolean {
+    return this.openState()?.state.spilled === true;
+  }
+
+  private spilledEntry(queue: string): ConnQueue | null {
+    const known = this.spilled.get(queue);
+    if (known !== undefined) return known;
+    if (!this.hasSpilled()) return null;
+    const row = execCounted<Row>(this.sql, "SELECT mode, gen, delivered FROM conn_queues WHERE queue = ?", queue)[0];
+    const entry = row ? fromRow(row) : null;
+    this.spilled.set(queue, entry);
     return entry;
   }
 
-  private write(queue: string, entry: ConnQueue | null): void {
+  /** Writes the entry as a row (one row written); the attachment then says rows exist. */
+  private spill(queue: string, entry: ConnQueue | null): void {
+    const open = this.openState();
+    if (open === null) return;
+    const wasSub = this.spilledEntry(queue)?.mode === "sub";
+    const subs = this.spilledSubscriptions() - (wasSub ? 1 : 0) + (entry?.mode === "sub" ? 1 : 0);
     if (entry === null) {
-      if (this.exists()) execCounted(this.sql, "DELETE FROM conn_queues WHERE queue = ?", queue);
-      return;
+      if (this.hasSpilled()) execCounted(this.sql, "DELETE FROM conn_queues WHERE queue = ?", queue);
+    } else {
+      if (open.state.spilled !== true) {
+        this.sql.exec("CREATE TABLE IF NOT EXISTS conn_queues (queue TEXT PRIMARY KEY, mode TEXT NOT NULL, gen INTEGER, delivered BLOB) WITHOUT ROWID");
+        writeState(open.ws, { ...open.state, spilled: true });
+      }
+      const gen = entry.mode === "sub" ? entry.gen : null;
+      const delivered = entry.mode === "get" && entry.delivered !== null ? entry.delivered.slice().buffer : null;
+      execCounted(
+        this.sql,
+        "INSERT INTO conn_queues (queue, mode, gen, delivered) VALUES (?, ?, ?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode, gen = excluded.gen, delivered = excluded.delivered",
+        queue,
+        entry.mode,
+        gen,
+        delivered,
+      );
     }
-    if (!this.exists()) {
-      this.sql.exec("CREATE TABLE IF NOT EXISTS conn_queues (queue TEXT PRIMARY KEY, mode TEXT NOT NULL, gen INTEGER, delivered BLOB) WITHOUT ROWID");
-      this.ready = true;
-    }
-    const gen = entry.mode === "sub" ? entry.gen : null;
-    const delivered = entry.mode === "get" && entry.delivered !== null ? entry.delivered.slice().buffer : null;
-    execCounted(
-      this.sql,
-      "INSERT INTO conn_queues (queue, mode, gen, delivered) VALUES (?, ?, ?, ?) ON CONFLICT (queue) DO UPDATE SET mode = excluded.mode, gen = excluded.gen, delivered = excluded.delivered",
-      queue,
-      entry.mode,
-      gen,
-      delivered,
-    );
+    this.spilled.set(queue, entry);
+    this.spilledSubs = subs;
   }
 }
 
 function fromRow(r: Row): ConnQueue {
   return r.mode === "sub" ? { mode: "sub", gen: r.gen ?? 0 } : { mode: "get", delivered: r.delivered === null ? null : new Uint8Array(r.delivered) };
-}
-
-function same(a: ConnQueue | null, b: ConnQueue | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.mode === "sub" || b.mode === "sub") return a.mode === b.mode && (a as { gen: number }).gen === (b as { gen: number }).gen;
-  const x = a.delivered;
-  const y = b.delivered;
-  return x === null || y === null ? x === y : equalBytes(x, y);
 }

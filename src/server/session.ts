@@ -52,10 +52,12 @@ export class SessionDO extends DurableObject<Env> {
   private configCache: RelayConfig | undefined;
   /** Client-chosen ids this Session looked up (routes.ts); in memory, gone after hibernation. */
   private routes: IndexRoutes | undefined;
+  /** The handshake deadline's timer, only until the client hello (see fetch). */
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.conns = new ConnQueues(ctx.storage.sql);
+    this.conns = new ConnQueues(ctx.storage.sql, () => this.ctx.getWebSockets()[0]);
   }
 
   /** Read on first use, not in the constructor: a bad var fails a request, never the object. */
@@ -98,16 +100,21 @@ export class SessionDO extends DurableObject<Env> {
 
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
-    // A client that never finishes its hello is closed by the alarm, not by a timer: a timer
-    // would keep the object from hibernating.
-    await this.ctx.storage.setAlarm(Date.now() + this.config.handshakeTimeoutSeconds * 1000);
+    // A client that never finishes its hello is closed at the deadline. A timer, not the alarm:
+    // the alarm would cost a row written (and another to delete it) for every connection, and
+    // storage is the Session's to spare. The timer keeps the object awake only until the hello,
+    // milliseconds for a real client; should the object be evicted meanwhile, the deadline in the
+    // attachment closes the connection at its next frame.
+    const timeoutMs = this.config.handshakeTimeoutSeconds * 1000;
     writeState(server, {
       phase: "handshake",
       sessionId,
       sessionPriv: session.privateKey,
       sessionPub: session.publicKey,
       keyHash: identity.keyHash,
+      deadline: Date.now() + timeoutMs,
     });
+    this.handshakeTimer = setTimeout(() => this.handshakeExpired(), timeoutMs);
     // The hello goes out one event-loop turn after the 101 response: a Node `ws` client that
     // attaches its message handler after "open" (smp-web does) drops a hello that arrives in the
     // same read as the upgrade response (WIRE.md 10.3).
@@ -145,7 +152,18 @@ export class SessionDO extends DurableObject<Env> {
     } while (t !== this.tail);
   }
 
-  /** The handshake deadline: closes a connection that is still waiting for its client hello. */
+  /** The handshake deadline: closes the connection if it is still waiting for its client hello. */
+  private handshakeExpired(): void {
+    this.handshakeTimer = undefined;
+    for (const ws of this.ctx.getWebSockets()) {
+      if (readState(ws)?.phase === "handshake") close(ws, CLOSE_POLICY, "handshake timeout");
+    }
+  }
+
+  /**
+   * Alarms of Sessions from before the handshake timer (the deadline was an alarm then): closes a
+   * connection still in its handshake, and frees an object whose socket is gone.
+   */
   override async alarm(): Promise<void> {
     const sockets = this.ctx.getWebSockets();
     // An alarm set while the socket was closing outlived it: nothing here is needed any more.
@@ -163,19 +181,25 @@ export class SessionDO extends DurableObject<Env> {
    */
   override async webSocketClose(ws: WebSocket, code: number, reason: string, _wasClean: boolean): Promise<void> {
     reciprocateClose(ws, code, reason);
-    await this.forget();
+    await this.forget(ws);
   }
 
   /** A socket that failed is as good as closed (a close event may not follow). */
-  override async webSocketError(_ws: WebSocket, _error: unknown): Promise<void> {
-    await this.forget();
+  override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    await this.forget(ws);
   }
 
-  /** Writes nothing more, lets the blocks in flight finish, then frees all storage. Safe twice. */
-  private async forget(): Promise<void> {
+  /**
+   * Writes nothing more, lets the blocks in flight finish, then frees the storage, if the
+   * connection used any (most never do: see connQueues.ts). Safe twice.
+   */
+  private async forget(ws: WebSocket): Promise<void> {
+    this.stopHandshakeTimer();
+    const state = readState(ws);
+    const stored = this.conns.usedStorage() || (state?.phase === "open" && state.spilled === true);
     this.conns.close();
     await this.settled();
-    await this.ctx.storage.deleteAll();
+    if (stored) await this.ctx.storage.deleteAll();
   }
 
   private async onFrame(ws: WebSocket, message: string | ArrayBuffer, refuse: boolean): Promise<void> {
@@ -186,6 +210,8 @@ export class SessionDO extends DurableObject<Env> {
     const state = readState(ws);
     if (state === null) return close(ws, CLOSE_INTERNAL, "no session state");
     const frame = new Uint8Array(message);
+    // Past the deadline (its timer was lost with an eviction): as if the timer had fired.
+    if (state.phase === "handshake" && state.deadline !== undefined && Date.now() > state.deadline) return close(ws, CLOSE_POLICY, "handshake timeout");
     try {
       if (state.phase === "handshake") await this.onClientHello(ws, state, frame);
       else await this.onBlock(ws, state, frame, refuse);
@@ -228,7 +254,12 @@ export class SessionDO extends DurableObject<Env> {
       newAt: Date.now(),
     };
     writeState(ws, open);
-    await this.ctx.storage.deleteAlarm();
+    this.stopHandshakeTimer();
+  }
+
+  private stopHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array, refuse: boolean): Promise<void> {

@@ -11,6 +11,8 @@ export interface HandshakeState {
   sessionPub: Uint8Array;
   /** The relay identity the client must name in its hello. */
   keyHash: Uint8Array;
+  /** When the hello must have come (ms since the epoch); a later frame closes the connection. */
+  deadline?: number;
 }
 
 export interface OpenState {
@@ -25,6 +27,10 @@ export interface OpenState {
   /** Token bucket for NEW: tokens left, and when it was last refilled (ms). */
   newTokens: number;
   newAt: number;
+  /** What this connection is to each queue it touched, packed (connEntries.ts); none when absent. */
+  conns?: Uint8Array;
+  /** True once an entry did not fit and went to the object's SQLite storage (connQueues.ts). */
+  spilled?: boolean;
 }
 
 export type SessionState = HandshakeState | OpenState;
