@@ -6,7 +6,13 @@
 //   key(12) ‖ "G"                                  GET reader, nothing given  13 bytes
 //   key(12) ‖ "D" ‖ len(1) ‖ msgId(len)            GET reader, given msgId    14 + len bytes
 import { equalBytes, hex } from "../protocol/encoding.js";
-import type { ConnQueue } from "./queue.js";
+
+/**
+ * What one connection is to one queue, as its Session keeps it: the subscriber (with the
+ * generation of its SUB), or a reader with GET (with the message its last GET gave it, upstream's
+ * `delivered` of a ProhibitSub). No entry: neither.
+ */
+export type ConnQueue = { mode: "sub"; gen: number } | { mode: "get"; delivered: Uint8Array | null };
 
 /**
  * Bytes of packed entries kept in the attachment, at most: with the session's keys and chain

@@ -11,8 +11,7 @@
 // After the connection closes nothing is written any more (`close()`): a command still in flight
 // when the socket closed must not leave a row behind once the object has freed its storage.
 import { execCounted } from "./metrics.js";
-import type { ConnQueue } from "./queue.js";
-import { ATTACHED_MAX, packEntries, packedSize, sameEntry, unpackEntries } from "./connEntries.js";
+import { ATTACHED_MAX, packEntries, packedSize, sameEntry, unpackEntries, type ConnQueue } from "./connEntries.js";
 import { readState, writeState, type OpenState } from "./sessionState.js";
 
 interface Row extends Record<string, SqlStorageValue> {

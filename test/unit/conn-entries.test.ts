@@ -2,8 +2,7 @@
 // packed and unpacked without loss, sized as packed, and bytes it did not write refused.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ATTACHED_MAX, packEntries, packedSize, sameEntry, unpackEntries } from "../../src/server/connEntries.js";
-import type { ConnQueue } from "../../src/server/queue.js";
+import { ATTACHED_MAX, packEntries, packedSize, sameEntry, unpackEntries, type ConnQueue } from "../../src/server/connEntries.js";
 import { check } from "./fuzz-helpers.js";
 
 const queueName = fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => Buffer.from(b).toString("hex"));
