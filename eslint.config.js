@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".wrangler/", "dist/", "worker-configuration.d.ts", "test-output/", "bench-output/"] },
+  { ignores: ["node_modules/", ".wrangler/", "dist/", "worker-configuration.d.ts", "test-output/", "bench-output/", "src/server/generated/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -23,3 +23,6 @@ export function table(header: string[], rows: string[][]): string {
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
+
+/** A figure for the JSON: four decimals, or null for a missing one. */
+export const r3 = (v: number): number | null => (Number.isFinite(v) ? Number(v.toFixed(4)) : null);

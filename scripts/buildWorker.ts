@@ -3,11 +3,14 @@
 // default vars), both read from the wrangler config: what `startLocalRelay` (src/testing/) hands
 // to Miniflare, so a consumer of the package needs neither wrangler nor our sources.
 // `cloudflare:*` and `node:*` imports stay external: workerd provides them (nodejs_compat).
+// libsodium's WebAssembly (generated first, scripts/libsodium.ts) is copied next to worker.js as
+// libsodium.wasm and stays an import: Miniflare loads it as a compiled module (CompiledWasm).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { unstable_getDurableObjectClassNameToUseSQLiteMap, unstable_readConfig } from "wrangler";
 import type { RelayWorkerConfig } from "../src/testing/workerConfig.js";
+import { generateLibsodium } from "./libsodium.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -27,8 +30,9 @@ function wranglerConfig(): RelayWorkerConfig {
   };
 }
 
-/** Writes `outDir/worker.js` (the bundled Worker) and `outDir/relay.json`; returns outDir. */
+/** Writes `outDir/worker.js` (the bundled Worker), `outDir/libsodium.wasm` and `outDir/relay.json`; returns outDir. */
 export async function bundleWorker(outDir: string): Promise<string> {
+  generateLibsodium();
   mkdirSync(outDir, { recursive: true });
   const cwd = process.cwd();
   process.chdir(ROOT); // unstable_readConfig finds the config from the working directory
@@ -49,6 +53,9 @@ export async function bundleWorker(outDir: string): Promise<string> {
     mainFields: ["module", "main"],
     target: "es2022",
     external: ["cloudflare:*", "node:*"],
+    // `import wasm from "./generated/libsodium.wasm"` becomes `import wasm from "./libsodium.wasm"`.
+    loader: { ".wasm": "copy" },
+    assetNames: "[name]",
     legalComments: "inline",
     logLevel: "warning",
   });

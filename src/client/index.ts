@@ -1,5 +1,7 @@
 // `smp-relay/client`: the client library for Node ≥ 20 and browsers. Nothing on this path imports
-// a Node module; `useNodeCrypto` (native HKDF in Node) is opt-in from `smp-relay/client/node`.
+// a Node module; `useNodeCrypto` (native HKDF in Node) and `useNodeLibsodium` are opt-in from
+// `smp-relay/client/node`. A page can put the secretbox on libsodium with useLibsodium, passing the
+// `libsodium` package's factory (this path does not import it: no 300 KiB in bundles that do not).
 export { connect, CORR_ID_LENGTH, SMPClient, type CommandAuth, type ConnectOptions, type Push, type RequestOptions } from "./client.js";
 export { ConnectionClosedError, SMPProtocolError, TimeoutError } from "./errors.js";
 export {
@@ -65,3 +67,5 @@ export {
   type ShortLinkServer,
 } from "../protocol/shortLink.js";
 export { generateX25519, type X25519KeyPair } from "../crypto/x25519.js";
+export { secretboxBackend } from "../crypto/secretboxBackend.js";
+export { useLibsodium, type SodiumFactory, type SodiumSource } from "../crypto/sodium.js";

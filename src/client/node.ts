@@ -1,2 +1,2 @@
 // `smp-relay/client/node`: Node-only additions to the client (they import node: modules).
-export { useNodeCrypto } from "./nodeCrypto.js";
+export { useNodeCrypto, useNodeLibsodium } from "./nodeCrypto.js";

@@ -34,8 +34,15 @@ export function chainStep(chainKey: Uint8Array): ChainStep {
 
 /** Pads the batch content to 16368 bytes and seals it into a 16384-byte block. */
 export function encryptBlock(chainKey: Uint8Array, content: Uint8Array): { block: Uint8Array; next: Uint8Array } {
+  const padded = pad(content, ENCRYPTED_BLOCK_PAD);
   const s = chainStep(chainKey);
-  return { block: sealWithBoxKey(boxKey(s.key), s.nonce, pad(content, ENCRYPTED_BLOCK_PAD)), next: s.next };
+  const key = boxKey(s.key);
+  s.key.fill(0);
+  try {
+    return { block: sealWithBoxKey(key, s.nonce, padded), next: s.next };
+  } finally {
+    key.fill(0);
+  }
 }
 
 /**
@@ -44,7 +51,10 @@ export function encryptBlock(chainKey: Uint8Array, content: Uint8Array): { block
  */
 export function decryptBlock(chainKey: Uint8Array, block: Uint8Array): { content: Uint8Array | null; next: Uint8Array } {
   const s = chainStep(chainKey);
-  const padded = openWithBoxKey(boxKey(s.key), s.nonce, block);
+  const key = boxKey(s.key);
+  s.key.fill(0);
+  const padded = openWithBoxKey(key, s.nonce, block);
+  key.fill(0);
   if (padded === null) return { content: null, next: s.next };
   try {
     return { content: unpad(padded), next: s.next };

@@ -1,7 +1,10 @@
 // SimpleX's cryptoBox: XSalsa20-Poly1305 keyed with HSalsa20(key, 0¹⁶), output tag ‖ ciphertext.
 // For a raw X25519 secret this is exactly NaCl crypto_box_easy (the "beforenm" step); SimpleX
-// applies the same step to the symmetric keys of block encryption too.
-import { hsalsa, xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
+// applies the same step to the symmetric keys of block encryption too. HSalsa20 is @noble's (the
+// libsodium build exports no crypto_core_hsalsa20, and it is one core call); XSalsa20-Poly1305 is
+// the installed backend's (secretboxBackend.ts: noble, or libsodium where it started).
+import { hsalsa } from "@noble/ciphers/salsa.js";
+import { secretboxOpen, secretboxSeal } from "./secretboxBackend.js";
 
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]); // "expand 32-byte k"
 
@@ -25,23 +28,30 @@ export function boxKey(secret: Uint8Array): Uint8Array {
 
 /** Seals with an already-derived box key (see boxKey). */
 export function sealWithBoxKey(key: Uint8Array, nonce: Uint8Array, msg: Uint8Array): Uint8Array {
-  return xsalsa20poly1305(key, nonce).encrypt(msg);
+  return secretboxSeal(key, nonce, msg);
 }
 
-/** Opens with an already-derived box key; null when the tag does not verify. */
+/** Opens with an already-derived box key; null when the tag does not verify or boxed is short. */
 export function openWithBoxKey(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Uint8Array | null {
-  if (boxed.length < 16) return null;
+  return secretboxOpen(key, nonce, boxed);
+}
+
+/** NaCl crypto_box_easy over a raw 32-byte X25519 secret: tag ‖ ciphertext. The derived key is wiped. */
+export function cryptoBox(secret: Uint8Array, nonce: Uint8Array, msg: Uint8Array): Uint8Array {
+  const key = boxKey(secret);
   try {
-    return xsalsa20poly1305(key, nonce).decrypt(boxed);
-  } catch {
-    return null;
+    return secretboxSeal(key, nonce, msg);
+  } finally {
+    key.fill(0);
   }
 }
 
-export function cryptoBox(secret: Uint8Array, nonce: Uint8Array, msg: Uint8Array): Uint8Array {
-  return sealWithBoxKey(boxKey(secret), nonce, msg);
-}
-
+/** crypto_box_open_easy over a raw X25519 secret; null when the tag does not verify. The derived key is wiped. */
 export function cryptoBoxOpen(secret: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Uint8Array | null {
-  return openWithBoxKey(boxKey(secret), nonce, boxed);
+  const key = boxKey(secret);
+  try {
+    return secretboxOpen(key, nonce, boxed);
+  } finally {
+    key.fill(0);
+  }
 }

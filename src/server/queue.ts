@@ -21,12 +21,14 @@ import { randomBytes } from "../crypto/random.js";
 import { cryptoBox } from "../crypto/secretbox.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { verifyAny, type AuthInput } from "./auth.js";
+import type { ConnQueue } from "./connEntries.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { metrics } from "./metrics.js";
 import type { IdKind } from "./queueIds.js";
 import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, recipientKeys, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
 import { queueInfo } from "./queueInfo.js";
 import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
+import { startLibsodium } from "./sodium.js";
 
 /** Largest SEND body (v11+), bytes. */
 export const MAX_BODY = 16048;
@@ -37,12 +39,7 @@ const DELETE_RETRY_MS = 2000;
 /** Waits before trying a failed push again, ms: about 10 s in all, then the subscriber is dropped. */
 const PUSH_RETRY_MS = [100, 400, 1500, 3000, 5000];
 
-/**
- * What one connection is to one queue, as its Session keeps it: the subscriber (with the
- * generation of its SUB), or a reader with GET (with the message its last GET gave it, upstream's
- * `delivered` of a ProhibitSub). No entry: neither.
- */
-export type ConnQueue = { mode: "sub"; gen: number } | { mode: "get"; delivered: Uint8Array | null };
+export type { ConnQueue };
 
 /** The commands a Queue object serves: the protocol's own command types, not copies of them. */
 export const QUEUE_TAGS = ["SUB", "KEY", "SKEY", "SEND", "ACK", "GET", "OFF", "DEL", "QUE", "LSET", "LDEL", "LKEY", "LGET", "RKEY"] as const;
@@ -105,6 +102,7 @@ export class QueueDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    void startLibsodium(); // secretbox on libsodium from the first event on (sodium.ts)
     this.store = new QueueStore(ctx.storage.sql);
   }
 

@@ -6,6 +6,7 @@
 // all it needs is in the socket attachment (see sessionState.ts).
 import { DurableObject } from "cloudflare:workers";
 import "./nativeCrypto.js";
+import { startLibsodium } from "./sodium.js";
 import { parseChallenge } from "../protocol/address.js";
 import { decodeBatch, encodeBatch, packBatches } from "../protocol/batch.js";
 import { constantTimeEqual, ParseError } from "../protocol/encoding.js";
@@ -57,6 +58,7 @@ export class SessionDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    void startLibsodium(); // secretbox on libsodium from the first event on (sodium.ts)
     this.conns = new ConnQueues(ctx.storage.sql, () => this.ctx.getWebSockets()[0]);
   }
 

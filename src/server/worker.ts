@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { formatAddress } from "../protocol/address.js";
 import { SMP_VERSION } from "../protocol/hello.js";
+import { secretboxBackend } from "../crypto/secretboxBackend.js";
 import { readConfig, type ConfigEnv } from "./config.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
@@ -27,10 +28,11 @@ app.get("/health", async (c) => {
   });
 });
 
-// Benchmark counters (metrics.ts), only when the operator turns them on.
+// Benchmark counters (metrics.ts), only when the operator turns them on, and this isolate's
+// secretbox backend ("libsodium" once an object here has started it, src/server/sodium.ts).
 app.get("/debug/metrics", (c) => {
   if ((c.env as unknown as Record<string, string>).RELAY_DEBUG_METRICS !== "true") return c.notFound();
-  return c.json(snapshot());
+  return c.json({ ...snapshot(), cipher: secretboxBackend() });
 });
 
 // The operator page (page.ts): address, QR code, what the relay stores, version, source.

@@ -153,6 +153,8 @@ function miniflareOptions(bundle: WorkerBundle, options: StartLocalRelayOptions)
     scriptPath: bundle.scriptPath,
     // Module names are paths relative to this (by default the working directory).
     modulesRoot: dirname(bundle.scriptPath),
+    // libsodium.wasm next to worker.js, imported by it: a precompiled module, as wrangler's rules make it.
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
     bindings: { ...config.vars, ...varStrings(options.vars ?? {}) },

@@ -160,7 +160,9 @@ describe.skipIf(SKIP_BROWSER)("the operator page in Chromium", () => {
 });
 
 describe.skipIf(SKIP_BROWSER)("our client library in Chromium", () => {
-  it("connects over the browser's WebSocket, creates a queue, sends itself a message and reads it back", async () => {
+  // On @noble/ciphers (the default), then with the page putting the secretbox on libsodium's
+  // WebAssembly (useLibsodium with the `libsodium` package's factory).
+  it.each([["@noble", false], ["libsodium", true]])("connects over the browser's WebSocket, creates a queue, sends itself a message and reads it back (secretbox on %s)", async (_name, sodium) => {
     // Bundled in memory for the browser: no Node built-ins may creep in (esbuild fails if they do).
     const bundle = await build({
       stdin: {
@@ -168,6 +170,8 @@ describe.skipIf(SKIP_BROWSER)("our client library in Chromium", () => {
           'export { connect } from "./src/client/client.ts";',
           'export { ack, createQueue, deliveries, sendMessage } from "./src/client/queues.ts";',
           'export { parseAddress } from "./src/protocol/address.ts";',
+          'export { secretboxBackend, useLibsodium } from "./src/client/index.ts";',
+          'export { default as libsodium } from "libsodium";',
         ].join("\n"),
         resolveDir: ROOT,
         sourcefile: "smp-client-browser.ts",
@@ -191,8 +195,9 @@ describe.skipIf(SKIP_BROWSER)("our client library in Chromium", () => {
 
     const text = "hello from Chromium, 👋 über WebSocket";
     const result = await page.evaluate(
-      async ({ wsUrl, text }) => {
+      async ({ wsUrl, text, sodium }) => {
         const SMP = (window as any).SMP;
+        const started = sodium ? await SMP.useLibsodium({ factory: SMP.libsodium }) : false;
         // The address as the page shows it.
         const { keyHash } = SMP.parseAddress(document.getElementById("address")!.textContent);
         const client = await SMP.connect(wsUrl, keyHash, { pingInterval: 0 });
@@ -205,13 +210,15 @@ describe.skipIf(SKIP_BROWSER)("our client library in Chromium", () => {
           const received = new TextDecoder().decode(d.message.body);
           const next = await SMP.ack(client, queue, d.message.msgId);
           inbox.close();
-          return { received, next, webSocket: typeof WebSocket, userAgent: navigator.userAgent };
+          return { received, next, webSocket: typeof WebSocket, userAgent: navigator.userAgent, started, backend: SMP.secretboxBackend() };
         } finally {
           client.close();
         }
       },
-      { wsUrl: relay.wsUrl, text },
+      { wsUrl: relay.wsUrl, text, sodium },
     );
+    expect(result.started).toBe(sodium);
+    expect(result.backend).toBe(sodium ? "libsodium" : "noble");
     expect(result.received).toBe(text);
     expect(result.next).toBeNull();
     expect(result.userAgent).toMatch(/Chrome\/\d+/);

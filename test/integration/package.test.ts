@@ -69,8 +69,10 @@ describe("the packed package in a fresh project", () => {
     writeFileSync(
       join(project, "consumer.mjs"),
       `import WebSocket from "ws";
-import { connect, createQueue, getMessage, sendMessage } from "smp-relay/client";
+import { connect, createQueue, getMessage, secretboxBackend, sendMessage } from "smp-relay/client";
+import { useNodeLibsodium } from "smp-relay/client/node";
 import { startLocalRelay } from "smp-relay/testing";
+const sodium = (await useNodeLibsodium()) && secretboxBackend();
 const relay = await startLocalRelay({ vars: { QUEUE_QUOTA: 5 } });
 const a = await connect(relay.wsUrl, relay.keyHash, { WebSocket });
 const q = await createQueue(a, { subscribe: false });
@@ -78,12 +80,14 @@ await sendMessage(a, q.sndId, new TextEncoder().encode("round trip"));
 const m = await getMessage(a, q);
 a.close();
 await relay.stop();
-console.log(JSON.stringify({ port: Number(new URL(relay.httpUrl).port), address: relay.address, body: new TextDecoder().decode(m.body) }));
+console.log(JSON.stringify({ port: Number(new URL(relay.httpUrl).port), address: relay.address, body: new TextDecoder().decode(m.body), sodium }));
 `,
     );
     const r = run(process.execPath, ["consumer.mjs"], project, { TMPDIR: scratch });
-    const out = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { port: number; address: string; body: string };
+    const out = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { port: number; address: string; body: string; sodium: string };
     expect(out.body).toBe("round trip");
+    // The client's secretbox on libsodium: the dependency came with the package.
+    expect(out.sodium).toBe("libsodium");
     expect(out.address).toMatch(new RegExp(`^smp://[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${out.port}$`));
     expect(await portIsFree(out.port)).toBe(true);
     expect(readdirSync(scratch)).toEqual([]);
