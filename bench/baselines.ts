@@ -15,21 +15,24 @@ import type { RunningRelay } from "../test/helpers/relay.js";
 import { frame, FRAME_BYTES, OP_ACK, OP_ACKNOWLEDGE, OP_DATA, OP_MSG, OP_OK, OP_SEND, OP_SUB, opOf, queueOf } from "./baselines/frames.js";
 import { startBenchWorker } from "./wrangler.js";
 
-export type BaselineKind = "forward" | "topology" | "storage" | "floor";
+export type BaselineKind = "forward" | "topology" | "storage" | "floor" | "floorNoble";
 
 const TOPOLOGY = "bench/baselines/topology/wrangler.toml";
 
 /**
  * A and B are the issue's baselines. The two floors are B with the work every SMP relay must do
  * (bench/baselines/topology/worker.ts, var WORK): durable storage of each message, and that
- * plus the XSalsa20-Poly1305 of every block and message. They bound what any relay with this
- * topology, durable messages and this crypto library can reach on this machine.
+ * plus the XSalsa20-Poly1305 of every block and message (on the relay's backend, libsodium; and
+ * on @noble once more, at two loads). They bound what any relay with this topology, durable
+ * messages and this crypto library can reach on this machine.
  */
 export const BASELINES: Record<BaselineKind, { label: string; short: string; config: string; vars?: Record<string, string> }> = {
   forward: { label: "baseline A (forward)", short: "A", config: "bench/baselines/forward/wrangler.toml" },
   topology: { label: "baseline B (topology)", short: "B", config: TOPOLOGY },
   storage: { label: "floor S (B + storage)", short: "S", config: TOPOLOGY, vars: { WORK: "storage" } },
-  floor: { label: "floor F (S + crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto" } },
+  floor: { label: "floor F (S + crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto", CIPHER: "libsodium" } },
+  // F again with the cipher on @noble: what libsodium saves in a whole message path (issue 13).
+  floorNoble: { label: "floor F on @noble", short: "Fn", config: TOPOLOGY, vars: { WORK: "storage+crypto", CIPHER: "noble" } },
 };
 
 /** B and the floors speak B's frames; A forwards between the two sockets of a room. */

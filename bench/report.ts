@@ -150,7 +150,8 @@ export function report(
     console.log("\nServer-side work, in-process microbenchmarks (µs per op)");
     console.log(`Node ${process.version}: WebCrypto on OpenSSL ${process.versions.openssl}, run on the libuv thread pool (CPU counts all threads).`);
     console.log("workerd: WebCrypto on BoringSSL, synchronous; other JIT state. Same source (bench/ops.ts) in both; XSalsa20-Poly1305 is");
-    console.log("@noble (pure JS), the chain's HKDF node:crypto's (native) in both, as in the relay and the bench's client.");
+    console.log("libsodium (WebAssembly) as in the relay, with both backends timed in the two secretbox rows; the chain's HKDF is");
+    console.log("node:crypto's (native) in both, as in the relay and the bench's client.");
     console.log("workerd figures are its process CPU per op from /proc, empty-request cost subtracted.\n");
     console.log(
       table(

@@ -4,7 +4,7 @@
 import type { SMPClient } from "../src/client/client.js";
 import { startRelay } from "../test/helpers/relay.js";
 import type { BaselineKind } from "./baselines.js";
-import { runBaseline, type BaselineResult } from "./compare.js";
+import { runBaseline, THROUGHPUT_RATIO_QUEUES, type BaselineResult } from "./compare.js";
 import { BENCH_RELAY_VARS, openConnection, relayKeyHash } from "./connections.js";
 import { start, stop } from "./lifecycle.js";
 import { MAX_ATTEMPTS } from "./measure.js";
@@ -53,10 +53,13 @@ export async function runBaselines(o: Options): Promise<BaselineResult[]> {
   const baselines: BaselineResult[] = [];
   if (!o.skipBaselines && o.throughputTotal > 0) {
     const kinds: BaselineKind[] = o.skipFloors ? ["forward", "topology"] : ["forward", "topology", "storage", "floor"];
+    // Floor F on @noble only where floor_cipher_speedup is read: 1 queue and the throughput ratio's.
+    if (!o.skipFloors) kinds.push("floorNoble");
     for (const kind of kinds) {
+      const queues = kind === "floorNoble" ? o.throughputQueues.filter((q) => q === 1 || q === THROUGHPUT_RATIO_QUEUES) : o.throughputQueues;
       baselines.push(
         await runBaseline(kind, {
-          levels: o.throughputQueues.map((q) => ({ queues: q, total: levelTotal(o, q) })),
+          levels: queues.map((q) => ({ queues: q, total: levelTotal(o, q) })),
           phaseTimeoutMs: o.phaseTimeoutMs,
           idleConns: o.idleConns,
           idleWaitMs: o.idleWaitMs,

@@ -10,18 +10,22 @@
 // The var WORK adds, for the bench's "floor" baselines, the work no SMP relay can skip:
 // - "storage": the Queue stores each message durably (SQLite INSERT of its 16 KB on SEND,
 //   DELETE on ACK), so a message survives a restart before it is delivered;
-// - "storage+crypto": that, plus one XSalsa20-Poly1305 over 16 KB (@noble, as the relay) for every
-//   frame a Session receives and sends (the protocol's block encryption) and one in the Queue
-//   for each message (its encryption for the recipient). No parsing, no authorization checks,
-//   no key schedule: a lower bound, not a relay.
+// - "storage+crypto": that, plus one XSalsa20-Poly1305 over 16 KB for every frame a Session
+//   receives and sends (the protocol's block encryption) and one in the Queue for each message
+//   (its encryption for the recipient). No parsing, no authorization checks, no key schedule: a
+//   lower bound, not a relay. The cipher is the relay's own secretbox, on libsodium started as the
+//   relay starts it (src/server/sodium.ts), or on @noble with the var CIPHER = "noble".
 import { DurableObject } from "cloudflare:workers";
-import { xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
+import { secretboxSeal } from "../../../src/crypto/secretboxBackend.js";
+import { startLibsodium } from "../../../src/server/sodium.js";
 import { FRAME_BYTES, OP_ACK, OP_MSG, OP_OK, OP_SEND, OP_SUB, opOf, queueOf } from "../frames.js";
 
 interface TopologyEnv {
   SESSION: DurableObjectNamespace<Session>;
   QUEUE: DurableObjectNamespace<Queue>;
   WORK?: string;
+  /** "noble" keeps the secretbox on @noble; anything else starts libsodium, as the relay does. */
+  CIPHER?: string;
 }
 
 const OK = new Uint8Array(FRAME_BYTES);
@@ -31,12 +35,21 @@ const KEY = new Uint8Array(32).fill(1);
 const NONCE = new Uint8Array(24).fill(2);
 /** A 16 KB block's worth of XSalsa20-Poly1305 (the size the relay's blocks and messages seal). */
 function seal16k(frame: ArrayBuffer | Uint8Array): void {
-  xsalsa20poly1305(KEY, NONCE).encrypt(new Uint8Array(frame).subarray(0, FRAME_BYTES - 16));
+  secretboxSeal(KEY, NONCE, new Uint8Array(frame).subarray(0, FRAME_BYTES - 16));
+}
+/** On an object's first event (never at module scope), as the relay's objects do. */
+function startCipher(env: TopologyEnv): void {
+  if (sealsFrames(env) && env.CIPHER !== "noble") void startLibsodium();
 }
 const sealsFrames = (env: TopologyEnv): boolean => env.WORK === "storage+crypto";
 const storage = (env: TopologyEnv): boolean => env.WORK === "storage" || env.WORK === "storage+crypto";
 
 export class Session extends DurableObject<TopologyEnv> {
+  constructor(ctx: DurableObjectState, env: TopologyEnv) {
+    super(ctx, env);
+    startCipher(env);
+  }
+
   private tail: Promise<void> = Promise.resolve();
 
   override fetch(request: Request): Response {
@@ -98,6 +111,11 @@ export class Session extends DurableObject<TopologyEnv> {
 }
 
 export class Queue extends DurableObject<TopologyEnv> {
+  constructor(ctx: DurableObjectState, env: TopologyEnv) {
+    super(ctx, env);
+    startCipher(env);
+  }
+
   private subscriber: string | null = null;
   private readonly messages: ArrayBuffer[] = [];
   private tableMade = false;
