@@ -35,6 +35,7 @@ import {
 } from "./connections.js";
 import { bail, isBailing, lastStartedInstance, start, stop, stopAll, stopOnExit } from "./lifecycle.js";
 import { measureLinkCosts, reportLinkCosts } from "./links.js";
+import { reportBundleSize, workerBundleSize } from "./bundle-size.js";
 import { runPlan, type PhaseRun } from "./measure.js";
 import { backlogPhase, isMsgPhase, levelTotal, steadyPhase, throughputPhase, withPair } from "./message-phases.js";
 import { comparisonInput, relayLoadPoints, report, writeOutputs } from "./report.js";
@@ -111,6 +112,7 @@ async function main(): Promise<number> {
       date,
     ),
     ...linkJson,
+    ...reportBundleSize(workerBundleSize()),
   };
   const relayPoints = relayLoadPoints(msgPhases);
   Object.assign(json, reportComparison(comparisonInput(relayPoints, msgPhases, baselines, relayMemory)));
