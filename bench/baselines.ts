@@ -15,7 +15,7 @@ import type { RunningRelay } from "../test/helpers/relay.js";
 import { frame, FRAME_BYTES, OP_ACK, OP_ACKNOWLEDGE, OP_DATA, OP_MSG, OP_OK, OP_SEND, OP_SUB, opOf, queueOf } from "./baselines/frames.js";
 import { startBenchWorker } from "./wrangler.js";
 
-export type BaselineKind = "forward" | "topology" | "storage" | "floor" | "floorNoble";
+export type BaselineKind = "forward" | "topology" | "storage" | "floor" | "floorNoble" | "floorAuth";
 
 const TOPOLOGY = "bench/baselines/topology/wrangler.toml";
 
@@ -33,6 +33,9 @@ export const BASELINES: Record<BaselineKind, { label: string; short: string; con
   floor: { label: "floor F (S + crypto)", short: "F", config: TOPOLOGY, vars: { WORK: "storage+crypto", CIPHER: "libsodium" } },
   // F again with the cipher on @noble: what libsodium saves in a whole message path (issue 13).
   floorNoble: { label: "floor F on @noble", short: "Fn", config: TOPOLOGY, vars: { WORK: "storage+crypto", CIPHER: "noble" } },
+  // F plus the authenticator checks of every SEND and ACK: how much of the relay's distance to F
+  // the protocol's authorization alone explains (issue 13).
+  floorAuth: { label: "floor FA (F + authorization)", short: "FA", config: TOPOLOGY, vars: { WORK: "storage+crypto+auth", CIPHER: "libsodium" } },
 };
 
 /** B and the floors speak B's frames; A forwards between the two sockets of a room. */

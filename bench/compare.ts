@@ -159,6 +159,7 @@ export function reportComparison(c: ComparisonInput): Record<string, unknown> {
   const sto = byKind("storage");
   const flo = byKind("floor");
   const floNoble = byKind("floorNoble");
+  const floAuth = byKind("floorAuth");
   const at = (pts: LoadPoint[] | undefined, q: number): LoadPoint | undefined => pts?.find((p) => p.queues === q);
   const queues = [...new Set([...c.relay, ...c.baselines.flatMap((b) => b.points)].map((p) => p.queues))].sort((a, b) => a - b);
 
@@ -211,16 +212,17 @@ export function reportComparison(c: ComparisonInput): Record<string, unknown> {
     if (sto || flo) {
       console.log("\nThe floors: B plus the work no SMP relay can skip. S = B + each message stored durably (16 KB INSERT on SEND,");
       console.log("DELETE on ACK); F = S + one XSalsa20-Poly1305 over 16 KB per frame in and out and per message sealed (the");
-      console.log("relay's backend: libsodium; 'Fn' = F on @noble).");
+      console.log("relay's backend: libsodium; 'Fn' = F on @noble; 'FA' = F + the authenticator check of every SEND and ACK).");
       console.log("No parsing, no authorization, no key schedule: what any relay of this design reaches here at best.\n");
       console.log(
         table(
-          ["queues", "B p50", "S msgs/s", "p50", "F msgs/s", "p50", "F CPU ms", "Fn p50", "Fn CPU ms", "relay wire p50", "relay CPU ms", "S/B p50", "F/B p50", "relay wire/F", "relay/F msgs/s"],
+          ["queues", "B p50", "S msgs/s", "p50", "F msgs/s", "p50", "F CPU ms", "Fn p50", "Fn CPU ms", "FA p50", "FA CPU ms", "relay wire p50", "relay CPU ms", "S/B p50", "F/B p50", "relay wire/F", "relay/F msgs/s"],
           queues.map((q) => {
             const b = at(top?.points, q);
             const st = at(sto?.points, q);
             const f = at(flo?.points, q);
             const fn = at(floNoble?.points, q);
+            const fa = at(floAuth?.points, q);
             const r = at(c.relay, q);
             return [
               String(q),
@@ -232,6 +234,8 @@ export function reportComparison(c: ComparisonInput): Record<string, unknown> {
               cell(f, (p) => p.workerdCpuMs, 2),
               cell(fn, (p) => p50(p.samples), 2),
               cell(fn, (p) => p.workerdCpuMs, 2),
+              cell(fa, (p) => p50(p.samples), 2),
+              cell(fa, (p) => p.workerdCpuMs, 2),
               cell(r, (p) => p50(p.wireSamples), 2),
               cell(r, (p) => p.workerdCpuMs, 2),
               st && b ? fmt(p50(st.samples) / p50(b.samples), 2) : "-",
@@ -281,6 +285,11 @@ export function reportComparison(c: ComparisonInput): Record<string, unknown> {
     // throughput ratio is taken, and p50 latency at 1 queue (above 1: libsodium saves that much).
     floor_cipher_speedup: r3(cpuRatio(at(floNoble?.points, THROUGHPUT_RATIO_QUEUES), fT)),
     floor_cipher_speedup_p50: r3(ratio(at(floNoble?.points, 1)?.samples, f1?.samples)),
+    // The relay against F + authorization (floor FA): what is left once the protocol's
+    // authenticator checks are in the floor too.
+    relay_over_floor_auth_wire: r3(ratio(r1?.wireSamples, at(floAuth?.points, 1)?.samples)),
+    relay_throughput_over_floor_auth: r3(rT && at(floAuth?.points, THROUGHPUT_RATIO_QUEUES) ? rate(rT) / rate(at(floAuth?.points, THROUGHPUT_RATIO_QUEUES)!) : NaN),
+    floor_auth_cpu_ms_per_msg: byQ(floAuth?.points, (p) => p.workerdCpuMs),
     latency_ratio_by_queues: Object.fromEntries(queues.map((q) => [String(q), r3(ratio(at(c.relay, q)?.samples, at(fwd?.points, q)?.samples))])),
     overhead_ratio_by_queues: Object.fromEntries(queues.map((q) => [String(q), r3(ratio(at(c.relay, q)?.samples, at(top?.points, q)?.samples))])),
     throughput_send_to_msg_wire_p50_ms: byQ(c.relay, (p) => p50(p.wireSamples)),
@@ -380,7 +389,7 @@ export function chartSeries(relay: LoadPoint[], baselines: BaselineResult[]): Ch
       msgsPerS: rate(p),
       ...(wire && p.wireSamples.length > 0 ? { wireP50: p50(p.wireSamples) } : {}),
     }));
-  const colors: Record<BaselineKind, string> = { forward: "#1f77b4", topology: "#2ca02c", storage: "#9467bd", floor: "#ff7f0e", floorNoble: "#d62728" };
+  const colors: Record<BaselineKind, string> = { forward: "#1f77b4", topology: "#2ca02c", storage: "#9467bd", floor: "#ff7f0e", floorNoble: "#d62728", floorAuth: "#8c564b" };
   return [
     ...(relay.length > 0 ? [{ label: "relay", color: "#d62728", points: pts(relay, true) }] : []),
     ...baselines.map((b) => ({ label: BASELINES[b.kind].label, color: colors[b.kind], points: pts(b.points, false) })),

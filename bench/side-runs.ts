@@ -53,10 +53,10 @@ export async function runBaselines(o: Options): Promise<BaselineResult[]> {
   const baselines: BaselineResult[] = [];
   if (!o.skipBaselines && o.throughputTotal > 0) {
     const kinds: BaselineKind[] = o.skipFloors ? ["forward", "topology"] : ["forward", "topology", "storage", "floor"];
-    // Floor F on @noble only where floor_cipher_speedup is read: 1 queue and the throughput ratio's.
-    if (!o.skipFloors) kinds.push("floorNoble");
+    // Floor F on @noble, and F + authorization, only where their ratios are read: 1 queue and the throughput ratio's.
+    if (!o.skipFloors) kinds.push("floorNoble", "floorAuth");
     for (const kind of kinds) {
-      const queues = kind === "floorNoble" ? o.throughputQueues.filter((q) => q === 1 || q === THROUGHPUT_RATIO_QUEUES) : o.throughputQueues;
+      const queues = kind === "floorNoble" || kind === "floorAuth" ? o.throughputQueues.filter((q) => q === 1 || q === THROUGHPUT_RATIO_QUEUES) : o.throughputQueues;
       baselines.push(
         await runBaseline(kind, {
           levels: queues.map((q) => ({ queues: q, total: levelTotal(o, q) })),

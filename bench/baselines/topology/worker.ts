@@ -15,6 +15,9 @@
 //   (its encryption for the recipient). No parsing, no authorization checks, no key schedule: a
 //   lower bound, not a relay. The cipher is the relay's own secretbox, on libsodium started as the
 //   relay starts it (src/server/sodium.ts), or on @noble with the var CIPHER = "noble".
+// - "storage+crypto+auth": that, plus what checking an X25519 authenticator costs for every frame
+//   a Session receives (the relay checks one on every SEND and ACK): SHA-512 over the 16 KB frame
+//   and one X25519 (WebCrypto, as src/crypto/authenticator.ts does), then the 16-byte box open.
 import { DurableObject } from "cloudflare:workers";
 import { secretboxSeal } from "../../../src/crypto/secretboxBackend.js";
 import { startLibsodium } from "../../../src/server/sodium.js";
@@ -41,8 +44,22 @@ function seal16k(frame: ArrayBuffer | Uint8Array): void {
 function startCipher(env: TopologyEnv): void {
   if (sealsFrames(env) && env.CIPHER !== "noble") void startLibsodium();
 }
-const sealsFrames = (env: TopologyEnv): boolean => env.WORK === "storage+crypto";
-const storage = (env: TopologyEnv): boolean => env.WORK === "storage" || env.WORK === "storage+crypto";
+const sealsFrames = (env: TopologyEnv): boolean => env.WORK === "storage+crypto" || env.WORK === "storage+crypto+auth";
+const storage = (env: TopologyEnv): boolean => env.WORK === "storage" || sealsFrames(env);
+const checksAuth = (env: TopologyEnv): boolean => env.WORK === "storage+crypto+auth";
+
+/** One authenticator check's work: SHA-512 of the frame, X25519 with a fixed peer, and a box open of the hash. */
+let authKeys: Promise<{ priv: CryptoKey; pub: CryptoKey }> | null = null;
+async function checkAuth(frame: Uint8Array): Promise<void> {
+  authKeys ??= (async () => {
+    const a = (await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as CryptoKeyPair;
+    const b = (await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as CryptoKeyPair;
+    return { priv: a.privateKey, pub: b.publicKey };
+  })();
+  const { priv, pub } = await authKeys;
+  const [hash, dh] = await Promise.all([crypto.subtle.digest("SHA-512", frame), crypto.subtle.deriveBits({ name: "X25519", public: pub } as unknown as Parameters<typeof crypto.subtle.deriveBits>[0], priv, 256)]);
+  secretboxSeal(new Uint8Array(dh), NONCE, new Uint8Array(hash));
+}
 
 export class Session extends DurableObject<TopologyEnv> {
   constructor(ctx: DurableObjectState, env: TopologyEnv) {
@@ -80,6 +97,7 @@ export class Session extends DurableObject<TopologyEnv> {
     const f = new Uint8Array(message);
     const sealing = sealsFrames(this.env);
     if (sealing) seal16k(f);
+    if (checksAuth(this.env) && (opOf(f) === OP_SEND || opOf(f) === OP_ACK)) await checkAuth(f);
     const { run } = ws.deserializeAttachment() as { run: string };
     const queue = this.env.QUEUE.getByName(`${run}:${queueOf(f)}`);
     switch (opOf(f)) {
