@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { unstable_getVarsForDev, unstable_readConfig } from "wrangler";
 import { ConfigError, readConfig, type RelayConfig } from "../src/server/config.js";
 import type { RelayIdentity } from "../src/server/identity.js";
-import { identityFromSecrets } from "../src/server/identitySecrets.js";
+import { identityFromSecrets, routingKeyFromSecret } from "../src/server/identitySecrets.js";
 
 export interface DevArgs {
   ip: string;
@@ -93,6 +93,7 @@ export function devVars(args: Pick<DevArgs, "config" | "env" | "envFiles" | "var
 export async function checkDevVars(vars: Record<string, string>): Promise<{ config: RelayConfig; identity: RelayIdentity | null }> {
   const config = readConfig(vars);
   const identity = await identityFromSecrets(vars);
+  routingKeyFromSecret(vars);
   return { config, identity };
 }
 

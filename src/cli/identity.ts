@@ -14,7 +14,15 @@ import { generateSigningKey, publicKeyOf, type SignatureAlgorithm, type SigningK
 import { certificateCommonName, certificatePublicKey, createOnlineCertificate, verifyCertificateSignature } from "../crypto/x509.js";
 import { ConfigError } from "../server/config.js";
 import { generateIdentity, keyHashOf, type RelayIdentity } from "../server/identity.js";
-import { IDENTITY_SECRETS, decodeCertificateSecret, identityFromSecrets, identitySecretValues, type IdentitySecretValues } from "../server/identitySecrets.js";
+import {
+  IDENTITY_SECRETS,
+  decodeCertificateSecret,
+  encodeRoutingKeySecret,
+  identityFromSecrets,
+  identitySecretValues,
+  type IdentitySecretValues,
+} from "../server/identitySecrets.js";
+import { randomBytes } from "../crypto/random.js";
 import { parseDotenv, updateDotenv } from "./dotenv.js";
 
 export const CA_KEY_FILE = "ca-key.pem";
@@ -258,6 +266,11 @@ export const USAGE = `Usage:
       Issues a new online key and certificate from the CA kept in DIR: same CA certificate,
       same keyHash, same address. The certificate keeps the host of the previous one (the
       RELAY_ONLINE_CERT of the --dev-vars file, else DIR/${ONLINE_CERT_FILE}) unless --host is given.
+  smp-relay identity --routing-key
+      Prints a fresh value for the RELAY_ROUTING_KEY secret (32 random bytes, base64url): the key
+      that seals queue ids, kept by you instead of by the relay's Identity object. Set it only on a
+      new relay, or to the key the relay already uses (a backup holds it): another key orphans
+      every queue.
 
 Options:
   --host HOST          the relay's host, for the online certificate and the printed address
@@ -289,6 +302,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         "dev-vars": { type: "boolean" },
         "dev-vars-file": { type: "string" },
         json: { type: "boolean" },
+        "routing-key": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -307,6 +321,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 2;
   };
   if (command !== "identity") return usage(command === undefined ? "missing command" : `unknown command "${command}"`);
+  if (o["routing-key"]) {
+    if (sub !== undefined || argv.length !== 2) return usage("--routing-key takes no other argument");
+    io.out(`${encodeRoutingKeySecret(randomBytes(32))}\n`);
+    return 0;
+  }
   if (extra.length > 0 || (sub !== undefined && sub !== "rotate")) return usage(`unexpected argument "${sub === "rotate" ? extra[0] : sub}"`);
   if (o.host !== undefined && !HOST_PATTERN.test(o.host)) return usage(`--host "${o.host}" is not a host name (with an optional :port)`);
   const devVars = o["dev-vars-file"] ?? (o["dev-vars"] ? ".dev.vars" : undefined);

@@ -153,3 +153,35 @@ export function decodeSigningKeySecret(name: string, value: string): SigningKey 
   }
   return { alg, seed };
 }
+
+/**
+ * The secret that seals queue ids (queueIds.ts), when the operator keeps it as a secret of its
+ * own instead of letting the Identity object make and keep it: 32 bytes, base64url (standard
+ * base64 is accepted too). `npx smp-relay identity --routing-key` prints a fresh one.
+ */
+export const ROUTING_KEY_SECRET = "RELAY_ROUTING_KEY";
+export type RoutingKeySecretEnv = Partial<Record<typeof ROUTING_KEY_SECRET, string>>;
+
+/** The routing key the secret gives; null when it is unset or blank. Throws ConfigError naming it. */
+export function routingKeyFromSecret(env: RoutingKeySecretEnv): Uint8Array | null {
+  const raw = env[ROUTING_KEY_SECRET];
+  if (typeof raw !== "string" || raw.trim() === "") return null;
+  const v = raw.trim();
+  rejectQuoted(ROUTING_KEY_SECRET, v);
+  let key: Uint8Array;
+  try {
+    key = /[+/=]/.test(v) ? base64.decode(v) : base64url.decode(v);
+  } catch (e) {
+    throw new ConfigError(`${ROUTING_KEY_SECRET}: not base64url (${(e as Error).message}); npx smp-relay identity --routing-key prints one`);
+  }
+  if (key.length !== 32) {
+    throw new ConfigError(`${ROUTING_KEY_SECRET}: must be 32 bytes, this one is ${key.length}; npx smp-relay identity --routing-key prints one`);
+  }
+  return key;
+}
+
+/** The value of a RELAY_ROUTING_KEY secret for a key. */
+export function encodeRoutingKeySecret(key: Uint8Array): string {
+  if (key.length !== 32) throw new RangeError("routing key must be 32 bytes");
+  return base64url.encode(key);
+}

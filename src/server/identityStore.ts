@@ -5,7 +5,10 @@ import { randomBytes } from "../crypto/random.js";
 import { metrics } from "./metrics.js";
 import { QueueIdCodec } from "./queueIds.js";
 import { deserializeIdentity, generateIdentity, serializeIdentity, type RelayIdentity, type StoredIdentity } from "./identity.js";
-import { identityFromSecrets, type IdentitySecretsEnv } from "./identitySecrets.js";
+import { identityFromSecrets, routingKeyFromSecret, type IdentitySecretsEnv, type RoutingKeySecretEnv } from "./identitySecrets.js";
+
+/** Why importState refused: what the object already holds. */
+export type ImportResult = { ok: true } | { ok: false; existing: ("identity" | "routing key")[] };
 
 export class IdentityDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -36,6 +39,36 @@ export class IdentityDO extends DurableObject<Env> {
     const stored = this.read();
     if (!stored) throw new Error("identity not stored");
     return withoutCaKey(stored);
+  }
+
+  /**
+   * For a backup (identityBackup.ts): the stored identity, CA key included (null when
+   * `withIdentity` is false: the relay's identity comes from the secrets), and the routing key.
+   * Both are created first if missing, as the relay would on its first request.
+   */
+  async exportState(host: string, withIdentity: boolean): Promise<{ identity: StoredIdentity | null; routingKey: Uint8Array }> {
+    if (withIdentity) await this.get(host);
+    const routingKey = this.routingKey();
+    return { identity: withIdentity ? this.read() : null, routingKey };
+  }
+
+  /**
+   * Restores a backup into an object that holds neither the routing key nor (when the backup has
+   * one) an identity: both rows in one transaction, or nothing. The caller validated the values
+   * (parseRelayState); an existing row is never overwritten.
+   */
+  importState(identity: StoredIdentity | null, routingKey: Uint8Array): ImportResult {
+    metrics.rpc.identity++;
+    if (routingKey.length !== 32) throw new RangeError("routing key must be 32 bytes");
+    return this.ctx.storage.transactionSync((): ImportResult => {
+      const existing: ("identity" | "routing key")[] = [];
+      if (identity !== null && this.read() !== null) existing.push("identity");
+      if (this.ctx.storage.sql.exec("SELECT 1 FROM routing WHERE id = 1").toArray().length > 0) existing.push("routing key");
+      if (existing.length > 0) return { ok: false, existing };
+      if (identity !== null) this.ctx.storage.sql.exec("INSERT INTO identity (id, record) VALUES (1, ?)", JSON.stringify(identity));
+      this.ctx.storage.sql.exec("INSERT INTO routing (id, key) VALUES (1, ?)", routingKey.slice().buffer);
+      return { ok: true };
+    });
   }
 
   private read(): StoredIdentity | null {
@@ -80,17 +113,33 @@ export function loadIdentity(env: Env, host: string): Promise<RelayIdentity> {
   return cached;
 }
 
+/**
+ * The routing key of the RELAY_ROUTING_KEY secret, validated (once per isolate); null when it is
+ * not set. Throws a ConfigError naming the secret when it is bad.
+ */
+export function routingKeyFromEnvSecret(env: Env): Uint8Array | null {
+  return routingKeyFromSecret(env as unknown as RoutingKeySecretEnv);
+}
+
 let codec: Promise<QueueIdCodec> | null = null;
 
-/** The queue id codec, keyed with the relay's routing secret (one RPC per isolate). */
+/**
+ * The queue id codec, keyed with the relay's routing secret: RELAY_ROUTING_KEY when set (the
+ * IdentityDO's key is then never created nor read), else the IdentityDO's (one RPC per isolate).
+ */
 export function loadQueueIds(env: Env): Promise<QueueIdCodec> {
   if (codec === null) {
-    codec = env.IDENTITY.getByName("relay")
-      .routingKey()
-      .then((k) => new QueueIdCodec(k));
+    const fromEnv = routingKeyFromEnvSecret(env);
+    codec = (fromEnv !== null ? Promise.resolve(fromEnv) : env.IDENTITY.getByName("relay").routingKey()).then((k) => new QueueIdCodec(k));
     codec.catch(() => {
       codec = null;
     });
   }
   return codec;
+}
+
+/** Drops this isolate's cached identity and codec (after a restore; tests). */
+export function forgetCachedIdentity(): void {
+  cached = null;
+  codec = null;
 }

@@ -1,8 +1,8 @@
 // Checks made once per isolate, on the first request (Workers have no start hook): the config
-// vars and the identity secrets. While either is bad the relay refuses every request with 500
+// vars, the identity secrets and RELAY_ROUTING_KEY. While either is bad the relay refuses every request with 500
 // and a message naming the variable, instead of failing later inside a connection.
 import { ConfigError, readConfig } from "./config.js";
-import { identityFromEnvSecrets } from "./identityStore.js";
+import { identityFromEnvSecrets, routingKeyFromEnvSecret } from "./identityStore.js";
 import { RELAY_VERSION } from "./version.js";
 
 /** The Worker's environment as plain strings (vars and secrets). */
@@ -19,6 +19,7 @@ export function startupError(env: Env): Promise<string | null> {
       try {
         readConfig(envVars(env));
         await identityFromEnvSecrets(env);
+        routingKeyFromEnvSecret(env);
         return null;
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
