@@ -16,7 +16,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { ClientCommand, ServerResponse } from "../protocol/commands.js";
 import { asciiBytes, concatBytes, equalBytes, Encoder } from "../protocol/encoding.js";
 import { pad } from "../protocol/padding.js";
-import { decodePublicKey, encodePublicKey, type PublicKey } from "../crypto/keys.js";
+import { encodePublicKey } from "../crypto/keys.js";
 import { randomBytes } from "../crypto/random.js";
 import { cryptoBox } from "../crypto/secretbox.js";
 import { generateX25519, x25519 } from "../crypto/x25519.js";
@@ -25,7 +25,8 @@ import type { ConnQueue } from "./connEntries.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { metrics } from "./metrics.js";
 import type { IdKind } from "./queueIds.js";
-import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, recipientKeys, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
+import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
+import { verificationKeys } from "./queueAuth.js";
 import { queueInfo } from "./queueInfo.js";
 import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
 import { startLibsodium } from "./sodium.js";
@@ -56,6 +57,12 @@ export interface QueueCall {
   entity: { kind: IdKind; id: Uint8Array };
   /** LSET: the index object of its link id; null when the relay sealed that id for this queue; false when it sealed it for something else. */
   linkIndex?: string | null | false;
+}
+
+/** The id the operator named a queue by: its recipient id or its sender id. */
+export interface AdminEntity {
+  kind: "rcv" | "snd";
+  id: Uint8Array;
 }
 
 export interface QueueResult {
@@ -91,6 +98,14 @@ export interface Created {
 }
 
 const AUTH: QueueResult = { reply: { tag: "ERR", code: "AUTH" } };
+/** A queue the operator blocked (admin.ts): the code as upstream spells it (WIRE.md 6.16). */
+const BLOCKED = (q: Pick<QueueRecord, "blocked">): QueueResult => ({ reply: { tag: "ERR", code: `BLOCKED ${q.blocked ?? ""}` } });
+/**
+ * What a blocked queue still serves (upstream processCommand: every command but these goes through
+ * withQueue, which answers BLOCKED): the recipient may still turn it off or delete it, and SEND
+ * answers BLOCKED itself, after its length check.
+ */
+const SERVED_WHEN_BLOCKED = new Set<string>(["OFF", "DEL", "SEND"]);
 const OK: ServerResponse = { tag: "OK" };
 const err = (code: "NO_MSG" | "QUOTA" | "LARGE_MSG" | "CMD PROHIBITED"): QueueResult => ({ reply: { tag: "ERR", code } });
 
@@ -138,18 +153,20 @@ export class QueueDO extends DurableObject<Env> {
   /** Verifies the command's authorization, then runs it. Every failure of identity is AUTH. */
   async call(c: QueueCall): Promise<QueueResult> {
     metrics.rpc.queueCall++;
-    const q = this.named(c);
+    const q = this.named(c.entity);
     const cmd = c.command;
     // LGET carries no authorization (WIRE.md 6.13): nothing to verify, for a real link or not.
     if (cmd.tag === "LGET") {
+      if (q !== null && q.blocked !== null) return BLOCKED(q);
       const lnk = q !== null && isContact(q) ? linkReply(q) : null;
       return lnk === null ? AUTH : { reply: lnk };
     }
     const unsignedSend = cmd.tag === "SEND" && q !== null && q.snd_key === null && c.auth.authorization.length === 0;
-    if (!unsignedSend && !(await verifyAny(q === null ? [] : this.verificationKeys(q, c), c.auth))) return AUTH;
+    if (!unsignedSend && !(await verifyAny(q === null ? [] : verificationKeys(q, c.command), c.auth))) return AUTH;
     // The await above lets other calls in: read the record again before acting on it.
-    const rec = this.named(c);
+    const rec = this.named(c.entity);
     if (rec === null) return AUTH;
+    if (rec.blocked !== null && !SERVED_WHEN_BLOCKED.has(cmd.tag)) return BLOCKED(rec);
     // One clock for the whole command: expiry judged twice must agree with itself.
     const now = Date.now();
     switch (cmd.tag) {
@@ -168,7 +185,7 @@ export class QueueDO extends DurableObject<Env> {
         this.store.update({ status: "off" });
         return { reply: OK };
       case "DEL":
-        return await this.delete(rec, c);
+        return await this.delete(rec, c.session);
       case "QUE":
         return { reply: queueInfo(rec, c.conn, c.session, this.head(false, now), this.store.messageCount()) };
       case "LSET":
@@ -192,30 +209,13 @@ export class QueueDO extends DurableObject<Env> {
    * The record, when the id the command named is still this queue's id of that kind: a link id
    * (through a stale index entry, say) that the queue no longer holds finds nothing.
    */
-  private named(c: QueueCall): QueueRecord | null {
+  private named(entity: QueueCall["entity"]): QueueRecord | null {
     const q = this.store.load();
     // A queue whose DEL has begun is gone for every command (see delete).
     if (q === null || q.status === "deleting") return null;
-    const { kind, id } = c.entity;
+    const { kind, id } = entity;
     const own = kind === "rcv" ? q.rcv_id : kind === "snd" ? q.snd_id : q.link_id;
     return own !== null && equalBytes(own, id) ? q : null;
-  }
-
-  /** The keys a command must verify against; none means "none can" (verified against a dummy). */
-  private verificationKeys(q: QueueRecord, c: QueueCall): PublicKey[] {
-    const cmd = c.command;
-    switch (cmd.tag) {
-      case "SEND":
-        // Unsecured queues take only unsigned SENDs (handled by the caller of verifyAny).
-        return q.snd_key === null ? [] : keys(decodePublicKey(q.snd_key));
-      case "SKEY":
-      case "LKEY":
-        // The sender proves it holds the key it sets; messaging queues only, and only the key
-        // already set, if any (upstream verifySecure / allowedKey).
-        return q.mode === "M" && (q.snd_key === null || equalBytes(q.snd_key, cmd.senderKey)) ? keys(decodePublicKey(cmd.senderKey)) : [];
-      default:
-        return recipientKeys(q);
-    }
   }
 
   /** What the link functions (queueLinks.ts) need of this object. */
@@ -262,6 +262,7 @@ export class QueueDO extends DurableObject<Env> {
   private send(q: QueueRecord, notify: boolean, body: Uint8Array, now: number): QueueResult {
     // Upstream checks the length before the status (sendMessage).
     if (body.length > MAX_BODY) return err("LARGE_MSG");
+    if (q.blocked !== null) return BLOCKED(q);
     if (q.status !== "active") return AUTH;
     // The first message to a secured invitation consumes its link (WIRE.md 6.13a).
     consumeLink(this.links(q), q);
@@ -324,7 +325,7 @@ export class QueueDO extends DurableObject<Env> {
    * reply is then ERR INTERNAL) the alarm finishes the deletion, so an id never outlives its
    * queue nor a queue its ids.
    */
-  private async delete(before: QueueRecord, c: QueueCall): Promise<QueueResult> {
+  private async delete(before: QueueRecord, session: string | null): Promise<QueueResult> {
     if (before.snd_index !== null || before.link_index !== null) this.store.update({ status: "deleting" });
     try {
       await this.releaseIndexes(before.name);
@@ -333,7 +334,7 @@ export class QueueDO extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(this.alarmAt);
       throw e;
     }
-    await this.wipe(c.session);
+    await this.wipe(session);
     return { reply: OK, conn: null };
   }
 
@@ -365,6 +366,30 @@ export class QueueDO extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     this.store.forget(true);
     this.alarmAt = null;
+  }
+
+  // ---- RPC: the operator (admin.ts), behind the admin token: no client authorization ----
+
+  /**
+   * Blocks the queue (`info`: the code's text after "BLOCKED ", errors.ts blockedCode), or
+   * unblocks it (null). Messages stay; a block given again replaces the first. False when `entity`
+   * is not (or no longer) this queue's id of its kind: the admin API answers 404.
+   */
+  async adminBlock(entity: AdminEntity, info: string | null): Promise<boolean> {
+    metrics.rpc.queueCall++;
+    const q = this.named(entity);
+    if (q === null) return false;
+    this.store.update({ blocked: info });
+    return true;
+  }
+
+  /** Deletes the queue as its recipient's DEL does (index entries released, DELD to a subscriber). False as adminBlock. */
+  async adminDelete(entity: AdminEntity): Promise<boolean> {
+    metrics.rpc.queueCall++;
+    const q = this.named(entity);
+    if (q === null) return false;
+    await this.delete(q, null);
+    return true;
   }
 
   // ---- Delivered messages and expiry ----
@@ -474,10 +499,6 @@ export class QueueDO extends DurableObject<Env> {
     const q = this.store.load();
     if (q !== null && q.subscriber === session && q.sub_gen === gen) this.store.update({ subscriber: null, delivered: null });
   }
-}
-
-function keys(k: PublicKey | null): PublicKey[] {
-  return k === null ? [] : [k];
 }
 
 /** ACK's msgId names the delivered message: equal to it, or empty for "whatever was delivered". */

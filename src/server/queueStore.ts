@@ -21,7 +21,8 @@ const SCHEMA = `
     subscriber TEXT, can_write INTEGER NOT NULL,
     sub_gen INTEGER NOT NULL DEFAULT 0, delivered BLOB,
     rcv_keys BLOB, snd_index TEXT,
-    link_id BLOB, fixed_data BLOB, user_data BLOB, link_index TEXT
+    link_id BLOB, fixed_data BLOB, user_data BLOB, link_index TEXT,
+    blocked TEXT
   );
   CREATE TABLE IF NOT EXISTS msg (
     seq INTEGER PRIMARY KEY,
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, string> = {
   fixed_data: "ALTER TABLE queue ADD COLUMN fixed_data BLOB",
   user_data: "ALTER TABLE queue ADD COLUMN user_data BLOB",
   link_index: "ALTER TABLE queue ADD COLUMN link_index TEXT",
+  blocked: "ALTER TABLE queue ADD COLUMN blocked TEXT",
 };
 
 export interface QueueRecord {
@@ -70,13 +72,19 @@ export interface QueueRecord {
   user_data: Uint8Array | null;
   /** The index object of the link id; null when the relay chose it or there is no link. */
   link_index: string | null;
+  /**
+   * The operator's block (admin API): the code's text after "BLOCKED " as clients get it
+   * (`reason=spam`, `reason=content,notice={"ttl":N}`; errors.ts blockedCode); null: not blocked.
+   * Kept apart from `status`, so that a block and the recipient's OFF neither undo the other.
+   */
+  blocked: string | null;
 }
 
 /** The columns a command may change (update). */
 export type QueueChanges = Partial<
   Pick<
     QueueRecord,
-    "snd_key" | "status" | "subscriber" | "sub_gen" | "delivered" | "can_write" | "rcv_keys" | "link_id" | "fixed_data" | "user_data" | "link_index"
+    "snd_key" | "status" | "subscriber" | "sub_gen" | "delivered" | "can_write" | "rcv_keys" | "link_id" | "fixed_data" | "user_data" | "link_index" | "blocked"
   >
 >;
 

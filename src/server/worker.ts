@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { formatAddress } from "../protocol/address.js";
 import { SMP_VERSION } from "../protocol/hello.js";
 import { secretboxBackend } from "../crypto/secretboxBackend.js";
+import { admin } from "./admin.js";
 import { readConfig, type ConfigEnv } from "./config.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
@@ -34,6 +35,9 @@ app.get("/debug/metrics", (c) => {
   if ((c.env as unknown as Record<string, string>).RELAY_DEBUG_METRICS !== "true") return c.notFound();
   return c.json({ ...snapshot(), cipher: secretboxBackend() });
 });
+
+// The admin API (admin.ts): 404 unless the ADMIN_TOKEN secret is set, then behind its bearer token.
+app.route("/admin", admin);
 
 // The operator page (page.ts): address, QR code, what the relay stores, version, source.
 app.get("/", async (c) => {

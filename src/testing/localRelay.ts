@@ -25,6 +25,7 @@ export const RELAY_VARS = [
   "RELAY_ONLINE_CERT",
   "RELAY_ONLINE_KEY",
   "RELAY_DEBUG_METRICS",
+  "ADMIN_TOKEN",
 ] as const;
 
 export type RelayVar = (typeof RELAY_VARS)[number];

@@ -81,7 +81,7 @@ describe("deploy", () => {
 
   it("declares the secrets (.dev.vars.example, empty values) and describes every var and secret", () => {
     const example = parseDotenv(readFileSync(join(ROOT, ".dev.vars.example"), "utf8"));
-    expect(Object.keys(example).sort()).toEqual(["QUEUE_PASSWORD", "RELAY_CA_CERT", "RELAY_ONLINE_CERT", "RELAY_ONLINE_KEY", "RELAY_ROUTING_KEY"]);
+    expect(Object.keys(example).sort()).toEqual(["ADMIN_TOKEN", "QUEUE_PASSWORD", "RELAY_CA_CERT", "RELAY_ONLINE_CERT", "RELAY_ONLINE_KEY", "RELAY_ROUTING_KEY"]);
     for (const [k, v] of Object.entries(example)) expect(v, k).toBe("");
     const config = unstable_readConfig({ config: join(ROOT, "wrangler.jsonc") }, { hideWarnings: true });
     const described = pkg.cloudflare?.bindings ?? {};

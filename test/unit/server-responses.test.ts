@@ -6,7 +6,7 @@ import { base64 } from "../../src/protocol/base64.js";
 import { decodeBatch, encodeBatch } from "../../src/protocol/batch.js";
 import { decodeResponse, encodeResponse, errorResponse, type ServerResponse } from "../../src/protocol/commands.js";
 import { Encoder, ParseError } from "../../src/protocol/encoding.js";
-import type { ErrorCode } from "../../src/protocol/errors.js";
+import { blockedCode, type ErrorCode } from "../../src/protocol/errors.js";
 import { pad, unpad } from "../../src/protocol/padding.js";
 import { decodeServerTransmission, encodeServerTransmission } from "../../src/protocol/transmission.js";
 import { ascii, common, h, hx, vectorByName, vectorsFor, type Vector } from "./vectors.js";
@@ -36,8 +36,9 @@ const ERROR_CODES: Record<string, ErrorCode> = {
   server_ERR_CMD_NO_ENTITY: "CMD NO_ENTITY",
   server_ERR_PROXY_BASIC_AUTH: "PROXY BASIC_AUTH",
   server_ERR_PROXY_NO_SESSION: "PROXY NO_SESSION",
-  server_ERR_BLOCKED_reason_spam: "BLOCKED reason=spam",
-  server_ERR_BLOCKED_reason_content_notice_ttl: 'BLOCKED reason=content,notice={"ttl":86400}',
+  // Made by the relay's encoder of an operator's block (blockedCode), as a blocked queue answers.
+  server_ERR_BLOCKED_reason_spam: blockedCode({ reason: "spam" }),
+  server_ERR_BLOCKED_reason_content_notice_ttl: blockedCode({ reason: "content", notice: { ttl: 86400 } }),
   server_ERR_STORE_some_text: "STORE some text",
   server_ERR_BLOCK_push: "BLOCK",
   server_ERR_reply_to_PRXY: "PROXY BASIC_AUTH",
