@@ -13,7 +13,7 @@
 //   guessing per instance, it is not a global counter; a token of 32 random bytes is what makes
 //   guessing hopeless (README, "Admin API").
 import type { Context, MiddlewareHandler } from "hono";
-import { asciiBytes, constantTimeEqual } from "../protocol/encoding.js";
+import { constantTimeEqual } from "../protocol/encoding.js";
 import { sha256 } from "../crypto/hash.js";
 
 /** Failed attempts within FAIL_WINDOW_MS that lock the admin API. */
@@ -42,7 +42,9 @@ function bearer(header: string | undefined): string {
 
 /** Constant-time comparison of the presented token with the configured one (both hashed first). */
 export async function tokenMatches(presented: string, token: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(asciiBytes(presented)), sha256(asciiBytes(token))]);
+  // UTF-8, not ASCII: a header may carry any text, and a token that is not ASCII is just wrong.
+  const utf8 = new TextEncoder();
+  const [a, b] = await Promise.all([sha256(utf8.encode(presented)), sha256(utf8.encode(token))]);
   return constantTimeEqual(a, b);
 }
 
