@@ -14,7 +14,7 @@ import { waitSettled } from "./reload.js";
 import type { Options } from "./run-options.js";
 
 /** The vars the bench runs the relay with (on top of wrangler.jsonc). */
-export const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" };
+export const BENCH_RELAY_VARS = { RELAY_DEBUG_METRICS: "true", NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024", LIMIT_CONNECTIONS_PER_IP: "false" };
 
 /** The relay's key hash, from its /health (each relay has its own storage, so its own identity). */
 export async function relayKeyHash(r: RunningRelay): Promise<Uint8Array> {

@@ -83,7 +83,7 @@ async function devtools(url: string): Promise<{ call: (method: string, params?: 
 
 useNodeCrypto();
 const inspectorPort = await freePort();
-const relay = await startRelay({ inspectorPort, vars: { NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024" } });
+const relay = await startRelay({ inspectorPort, vars: { NEW_QUEUES_PER_MINUTE: "100000", MAX_PENDING_BLOCKS: "1024", LIMIT_CONNECTIONS_PER_IP: "false" } });
 try {
   const { address } = (await (await fetch(`${relay.httpUrl}/health`)).json()) as { address: string };
   const keyHash = parseAddress(address).keyHash;

@@ -21,6 +21,8 @@ export interface RelayConfig {
   maxSubscriptions: number;
   /** A contact address the operator publishes on the page (a short link, `npx smp-relay link create`), or null. */
   contactLink: string | null;
+  /** Whether new connections are limited per client address (connectionLimit.ts). */
+  limitConnectionsPerIp: boolean;
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -33,6 +35,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   newQueuesPerMinute: 60,
   maxSubscriptions: 5000,
   contactLink: null,
+  limitConnectionsPerIp: true,
 };
 
 export class ConfigError extends Error {
@@ -49,6 +52,7 @@ export interface ConfigEnv {
   NEW_QUEUES_PER_MINUTE?: string;
   MAX_SUBSCRIPTIONS?: string;
   CONTACT_LINK?: string;
+  LIMIT_CONNECTIONS_PER_IP?: string;
 }
 
 /** CONTACT_LINK: empty, or a contact address's short link (WIRE.md 6.13a; `/a#…` or `/c#…`). */
@@ -79,6 +83,10 @@ export function readConfig(env: ConfigEnv): RelayConfig {
   if (allow !== undefined && allow !== "" && allow !== "true" && allow !== "false") {
     throw new ConfigError(`ALLOW_NEW_QUEUES must be "true" or "false", got "${allow}"`);
   }
+  const limitIp = env.LIMIT_CONNECTIONS_PER_IP;
+  if (limitIp !== undefined && limitIp !== "" && limitIp !== "true" && limitIp !== "false") {
+    throw new ConfigError(`LIMIT_CONNECTIONS_PER_IP must be "true" or "false", got "${limitIp}"`);
+  }
   const password = env.QUEUE_PASSWORD;
   // Same alphabet as SMP server addresses: printable ASCII without space, @, : and /.
   if (password !== undefined && password !== "" && !/^[!-~]+$/.test(password.replace(/[@:/]/g, " "))) {
@@ -94,5 +102,6 @@ export function readConfig(env: ConfigEnv): RelayConfig {
     newQueuesPerMinute: intVar(env, "NEW_QUEUES_PER_MINUTE", 1, 100_000, DEFAULT_CONFIG.newQueuesPerMinute),
     maxSubscriptions: intVar(env, "MAX_SUBSCRIPTIONS", 1, 100_000, DEFAULT_CONFIG.maxSubscriptions),
     contactLink: contactLinkVar(env),
+    limitConnectionsPerIp: limitIp !== "false",
   };
 }

@@ -5,6 +5,7 @@ import { SMP_VERSION } from "../protocol/hello.js";
 import { secretboxBackend } from "../crypto/secretboxBackend.js";
 import { admin } from "./admin.js";
 import { readConfig, type ConfigEnv } from "./config.js";
+import { connectionRefused } from "./connectionLimit.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
 import { operatorPage } from "./page.js";
@@ -55,6 +56,10 @@ export default {
     // Any path upgrades, as the upstream relay does: clients append ?challenge= to whatever URL
     // they were given.
     if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") {
+      // Before any object is made: a refused connection costs no Durable Object request.
+      if (await connectionRefused(request, env, readConfig(env as unknown as ConfigEnv).limitConnectionsPerIp)) {
+        return new Response("too many connections from this address; try again in a minute\n", { status: 429, headers: { "retry-after": "60" } });
+      }
       return env.SESSION.get(env.SESSION.newUniqueId()).fetch(request);
     }
     return app.fetch(request, env, ctx);

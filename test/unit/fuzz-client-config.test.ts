@@ -151,6 +151,7 @@ const CONFIG_VARS = [
   "MAX_PENDING_BLOCKS",
   "NEW_QUEUES_PER_MINUTE",
   "MAX_SUBSCRIPTIONS",
+  "LIMIT_CONNECTIONS_PER_IP",
 ];
 
 const configValue = fc.oneof(
