@@ -62,16 +62,8 @@ export type Invitation = RecipientQueue & { mode: "M"; linkId: Uint8Array; linkK
 export async function createContactAddress(client: SMPClient, opts: CreateLinkOptions): Promise<ContactAddress> {
   const linkKey = opts.linkKey ?? randomBytes(LINK_KEY_SIZE);
   const linkId = contactLinkId(linkKey);
-  const corrId = randomBytes(CORR_ID_LENGTH);
-  const sndId = clientSenderId(corrId);
-  const { fixedData, userData } = opts;
-  const { queue, ids } = await newQueue(client, {
-    subscribe: opts.subscribe ?? true,
-    basicAuth: opts.basicAuth,
-    queueReqData: { mode: "C", link: { linkId, sndId, fixedData, userData } },
-    corrId,
-  });
-  checkIds(ids, "C", sndId);
+  const { queue, ids } = await newLinkedQueue(client, opts, "C", linkId);
+  const { fixedData } = opts;
   if (ids.linkId === null || !equalBytes(ids.linkId, linkId)) throw new UnexpectedReplyError("NEW", ids, "not the link id NEW asked for");
   const address: ContactAddress = { ...queue, mode: "C", linkId, linkKey, fixedData };
   register(client, address);
@@ -88,22 +80,29 @@ export async function createContactAddress(client: SMPClient, opts: CreateLinkOp
 export async function createInvitation(client: SMPClient, opts: CreateLinkOptions): Promise<Invitation> {
   const linkKey = opts.linkKey ?? randomBytes(LINK_KEY_SIZE);
   if (linkKey.length !== LINK_KEY_SIZE) throw new RangeError(`link key must be ${LINK_KEY_SIZE} bytes`);
-  const corrId = randomBytes(CORR_ID_LENGTH);
-  const sndId = clientSenderId(corrId);
-  const { fixedData, userData } = opts;
-  const { queue, ids } = await newQueue(client, {
-    subscribe: opts.subscribe ?? true,
-    basicAuth: opts.basicAuth,
-    queueReqData: { mode: "M", link: { linkId: null, sndId, fixedData, userData } },
-    corrId,
-  });
-  checkIds(ids, "M", sndId);
+  const { queue, ids } = await newLinkedQueue(client, opts, "M", null);
+  const { fixedData } = opts;
   if (ids.linkId === null || ids.linkId.length !== LINK_ID_LENGTH) {
     throw new UnexpectedReplyError("NEW", ids, `no ${LINK_ID_LENGTH}-byte link id`);
   }
   const invitation: Invitation = { ...queue, mode: "M", linkId: ids.linkId, linkKey, fixedData };
   register(client, invitation);
   return invitation;
+}
+
+/** NEW with link data, its sender id derived from the NEW's own corrId; IDS checked to echo the mode and that sender id. */
+async function newLinkedQueue(client: SMPClient, opts: CreateLinkOptions, mode: "C" | "M", linkId: Uint8Array | null): Promise<{ queue: RecipientQueue; ids: IdsResponse }> {
+  const corrId = randomBytes(CORR_ID_LENGTH);
+  const sndId = clientSenderId(corrId);
+  const { fixedData, userData } = opts;
+  const r = await newQueue(client, {
+    subscribe: opts.subscribe ?? true,
+    basicAuth: opts.basicAuth,
+    queueReqData: { mode, link: { linkId, sndId, fixedData, userData } },
+    corrId,
+  });
+  checkIds(r.ids, mode, sndId);
+  return r;
 }
 
 function checkIds(ids: IdsResponse, mode: "C" | "M", sndId: Uint8Array): void {

@@ -25,7 +25,7 @@ import type { ConnQueue } from "./connEntries.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { metrics } from "./metrics.js";
 import type { IdKind } from "./queueIds.js";
-import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, releaseAll, setLink, type LinkHost } from "./queueLinks.js";
+import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, setLink, type LinkHost } from "./queueLinks.js";
 import { verificationKeys } from "./queueAuth.js";
 import { queueInfo } from "./queueInfo.js";
 import { QueueStore, type MessageRow, type QueueRecord } from "./queueStore.js";
@@ -264,8 +264,9 @@ export class QueueDO extends DurableObject<Env> {
     if (body.length > MAX_BODY) return err("LARGE_MSG");
     if (q.blocked !== null) return BLOCKED(q);
     if (q.status !== "active") return AUTH;
-    // The first message to a secured invitation consumes its link (WIRE.md 6.13a).
-    consumeLink(this.links(q), q);
+    // The first message to a secured invitation consumes its link (WIRE.md 6.13a). Most queues
+    // have no link: nothing to build on their SENDs.
+    if (q.link_id !== null || q.link_index !== null) consumeLink(this.links(q), q);
     const quota = this.config.queueQuota;
     let count = this.store.messageCount();
     // Upstream expires before writing; only the quota decision can tell the difference.
@@ -350,7 +351,7 @@ export class QueueDO extends DurableObject<Env> {
       if (q === null) return;
       const pending = [q.snd_index, q.link_index].filter((i): i is string => i !== null && !released.has(i));
       if (pending.length === 0) return;
-      await releaseAll(links, pending);
+      await Promise.all(pending.map((i) => links.releaseIndex(i)));
       for (const i of pending) released.add(i);
     }
   }

@@ -125,8 +125,3 @@ async function releaseStale(h: LinkHost): Promise<void> {
   const now = h.store.load();
   if (now !== null && now.link_id === null && now.link_index === index) h.store.update({ link_index: null });
 }
-
-/** DEL: releases these index entries of the queue. Throws when one cannot be released (DEL fails, nothing lost). */
-export async function releaseAll(h: LinkHost, indexes: string[]): Promise<void> {
-  await Promise.all(indexes.map((i) => h.releaseIndex(i)));
-}

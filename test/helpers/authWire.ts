@@ -19,8 +19,7 @@ export const derEd = async (k: SigningKey): Promise<Uint8Array> => encodePublicK
  * Builds a transmission exactly as src/client/client.ts does (encodeSigned, transmissionForAuth,
  * makeAuthenticator, encodeClientTransmission), authorized for connection `conn`.
  */
-export async function build(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer): Promise<{ corrId: Uint8Array; t: Uint8Array }> {
-  const corrId = randomBytes(24);
+export async function build(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer, corrId = randomBytes(24)): Promise<{ corrId: Uint8Array; t: Uint8Array }> {
   const signed = encodeSigned(corrId, entityId, encodeCommand(cmd));
   const tForAuth = transmissionForAuth(conn.sessionId, signed);
   let auth: Uint8Array = new Uint8Array(0);
@@ -30,7 +29,22 @@ export async function build(conn: SMPClient, entityId: Uint8Array, cmd: ClientCo
 }
 
 /** Builds (for this connection) and sends one transmission; resolves with its reply, ERR included. */
-export async function send(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer): Promise<ServerResponse> {
-  const { corrId, t } = await build(conn, entityId, cmd, signer);
-  return conn.requestRaw(corrId, t);
+export async function send(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer, corrId?: Uint8Array): Promise<ServerResponse> {
+  const { corrId: id, t } = await build(conn, entityId, cmd, signer, corrId);
+  return conn.requestRaw(id, t);
+}
+
+/** A reply as text: "OK", "LNK", "ERR AUTH"… */
+export const outcome = (r: ServerResponse): string => (r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
+
+/**
+ * The replay cell of a matrix: bytes built (and authorized) for `own` are sent on `mallory` (what
+ * this returns), then on `own`, where they must give `success`, then on `mallory` again, AUTH.
+ */
+export async function replayed(own: SMPClient, mallory: SMPClient, entityId: Uint8Array, cmd: ClientCommand, signer: Signer, success: string, check: (got: string, expected: string, what: string) => void): Promise<string> {
+  const { corrId, t } = await build(own, entityId, cmd, signer);
+  const first = outcome(await mallory.requestRaw(corrId, t));
+  check(outcome(await own.requestRaw(corrId, t)), success, "the same bytes on the connection they were made for");
+  check(outcome(await mallory.requestRaw(corrId, t)), "ERR AUTH", "replayed after A used them");
+  return first;
 }

@@ -2,24 +2,21 @@
 // relay's side of WIRE.md 6.13a is tested against its own reading of the protocol: NEW with link
 // data needs a chosen corrId, and the matrix needs transmissions the client library would refuse.
 import type { SMPClient } from "../../src/client/client.js";
-import { makeAuthenticator } from "../../src/crypto/authenticator.js";
 import { encodePublicKey } from "../../src/crypto/keys.js";
 import { clientSenderId, contactLinkId } from "../../src/crypto/linkIds.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
-import { encodeCommand, type ClientCommand, type ServerResponse } from "../../src/protocol/commands.js";
-import { encodeClientTransmission, encodeSigned, transmissionForAuth } from "../../src/protocol/transmission.js";
+import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
+import { outcome, send } from "./authWire.js";
 
 export const derX = (k: X25519KeyPair): Uint8Array => encodePublicKey({ alg: "x25519", raw: k.publicKey });
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const str = (b: Uint8Array): string => new TextDecoder().decode(b);
-export const outcome = (r: ServerResponse): string => (r.tag === "ERR" ? `ERR ${r.code}` : r.tag);
+export { outcome };
 
 /** Sends one command with this corrId (random by default), authorized with an X25519 key or not at all. */
-export async function sendAs(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, key: X25519KeyPair | null, corrId = randomBytes(24)): Promise<ServerResponse> {
-  const signed = encodeSigned(corrId, entityId, encodeCommand(cmd));
-  const auth = key === null ? new Uint8Array(0) : await makeAuthenticator(conn.serverSessionKey, key.privateKey, corrId, transmissionForAuth(conn.sessionId, signed));
-  return conn.requestRaw(corrId, encodeClientTransmission(auth, signed));
+export function sendAs(conn: SMPClient, entityId: Uint8Array, cmd: ClientCommand, key: X25519KeyPair | null, corrId?: Uint8Array): Promise<ServerResponse> {
+  return send(conn, entityId, cmd, key === null ? null : { x25519: key.privateKey }, corrId);
 }
 
 /** A queue made with link data, as its recipient keeps it. */
@@ -67,4 +64,11 @@ export async function newLinked(conn: SMPClient, o: LinkedQueueOptions): Promise
   if (reply.tag !== "IDS" || reply.linkId === null) return { reply, queue: null };
   const dhSecret = await x25519(dhKey.privateKey, reply.srvDhKey.subarray(12));
   return { reply, queue: { rcvId: reply.rcvId, sndId: reply.sndId, linkId: reply.linkId, rcvKey, dhKey, dhSecret, fixedData } };
+}
+
+/** NEW with link data that must succeed: the queue, or a throw naming the reply. */
+export async function created(conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> {
+  const { reply, queue } = await newLinked(conn, o);
+  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
+  return queue;
 }

@@ -43,8 +43,8 @@ import { parseQueueInfo, type QueueInfo } from "../../src/client/queues.js";
 import { generateSigningKey, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
-import { build, derEd, send, type Signer } from "../helpers/authWire.js";
-import { derX, newLinked, outcome, str, text, type LinkedQueue, type LinkedQueueOptions } from "../helpers/linkWire.js";
+import { derEd, replayed, send, type Signer } from "../helpers/authWire.js";
+import { created as createdLinked, derX, outcome, str, text, type LinkedQueue, type LinkedQueueOptions } from "../helpers/linkWire.js";
 import { relayForFile } from "../helpers/relayClients.js";
 
 const { client } = relayForFile();
@@ -53,11 +53,8 @@ const x = (k: X25519KeyPair): Signer => ({ x25519: k.privateKey });
 const ed = (k: SigningKey): Signer => ({ ed25519: k });
 const rcvSigner = (q: LinkedQueue): Signer => x(q.rcvKey);
 
-async function created(conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> {
-  const { reply, queue } = await newLinked(conn, { subscribe: false, ...o });
-  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
-  return queue;
-}
+/** Made without subscribing (unless asked). */
+const created = (conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> => createdLinked(conn, { subscribe: false, ...o });
 
 /** LNK as comparable text, or throws with what came instead. */
 function lnk(r: ServerResponse): { sndId: string; fixed: string; user: string } {
@@ -279,10 +276,7 @@ async function replay(cmd: Exclude<Cmd, "LGET">): Promise<string> {
       };
       break;
   }
-  const { corrId, t } = await build(own, entity, command, signer);
-  const first = outcome(await mallory.requestRaw(corrId, t));
-  expect(outcome(await own.requestRaw(corrId, t)), "the same bytes on the connection they were made for").toBe(success);
-  expect(outcome(await mallory.requestRaw(corrId, t)), "replayed after A used them").toBe("ERR AUTH");
+  const first = await replayed(own, mallory, entity, command, signer, success, (got, want, what) => expect(got, what).toBe(want));
   await after();
   return first;
 }

@@ -45,7 +45,7 @@ import { randomBytes } from "../../src/crypto/random.js";
 import { generateSigningKey, type SigningKey } from "../../src/crypto/signing.js";
 import { generateX25519, x25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
-import { build, derEd, send, type Signer } from "../helpers/authWire.js";
+import { derEd, replayed, send, type Signer } from "../helpers/authWire.js";
 import { relayForFile } from "../helpers/relayClients.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -268,10 +268,7 @@ async function replay(cmd: Cmd): Promise<string> {
         break;
     }
   }
-  const { corrId, t } = await build(own, entity, command, { x25519: key });
-  const first = reply(await mallory.requestRaw(corrId, t));
-  expect(reply(await own.requestRaw(corrId, t)), "the same bytes on the connection they were made for").toBe(success);
-  expect(reply(await mallory.requestRaw(corrId, t)), "replayed after A used them").toBe("ERR AUTH");
+  const first = await replayed(own, mallory, entity, command, { x25519: key }, success, (got, want, what) => expect(got, what).toBe(want));
   await after();
   return first;
 }

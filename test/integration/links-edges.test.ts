@@ -12,16 +12,13 @@ import { generateX25519, type X25519KeyPair } from "../../src/crypto/x25519.js";
 import { encodeBatch } from "../../src/protocol/batch.js";
 import type { ClientCommand, ServerResponse } from "../../src/protocol/commands.js";
 import { build as buildAs, derEd, send } from "../helpers/authWire.js";
-import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue } from "../helpers/linkWire.js";
+import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue, created as createdLinked, type LinkedQueueOptions } from "../helpers/linkWire.js";
 import { relayForFile } from "../helpers/relayClients.js";
 
 const { client } = relayForFile({ NEW_QUEUES_PER_MINUTE: 10_000 });
 
-async function created(conn: SMPClient, o: Parameters<typeof newLinked>[1]): Promise<LinkedQueue> {
-  const { reply, queue } = await newLinked(conn, { subscribe: false, ...o });
-  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
-  return queue;
-}
+/** Made without subscribing (unless asked). */
+const created = (conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> => createdLinked(conn, { subscribe: false, ...o });
 
 function lnk(r: ServerResponse): { sndId: Uint8Array; fixed: Uint8Array; user: Uint8Array } {
   if (r.tag !== "LNK") throw new Error(`expected LNK, got ${outcome(r)}`);

@@ -10,7 +10,7 @@ import { clientSenderId, contactLinkId } from "../../src/crypto/linkIds.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateX25519 } from "../../src/crypto/x25519.js";
 import type { ServerResponse } from "../../src/protocol/commands.js";
-import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue } from "../helpers/linkWire.js";
+import { created, derX, newLinked, outcome, sendAs, str, text } from "../helpers/linkWire.js";
 import { startLocalTestRelay, type TestRelay } from "../helpers/localRelay.js";
 import { relayForFile, WS } from "../helpers/relayClients.js";
 
@@ -25,12 +25,6 @@ async function clientOf(r: TestRelay): Promise<SMPClient> {
 function lnk(r: ServerResponse): { sndId: Uint8Array; fixed: string; user: string } {
   if (r.tag !== "LNK") throw new Error(`expected LNK, got ${outcome(r)}`);
   return { sndId: r.sndId, fixed: str(r.fixedData), user: str(r.userData) };
-}
-
-async function created(conn: SMPClient, o: Parameters<typeof newLinked>[1]): Promise<LinkedQueue> {
-  const { reply, queue } = await newLinked(conn, o);
-  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
-  return queue;
 }
 
 describe("a contact address", () => {

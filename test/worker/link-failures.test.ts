@@ -14,15 +14,12 @@ import type { IdIndexDO } from "../../src/server/idIndex.js";
 import { QueueDO } from "../../src/server/queue.js";
 import type { IndexedKind } from "../../src/server/queueIds.js";
 import type { SessionDO } from "../../src/server/session.js";
-import { derX, newLinked, outcome, sendAs, text, type LinkedQueue, type LinkedQueueOptions } from "../helpers/linkWire.js";
+import { derX, newLinked, outcome, sendAs, text, type LinkedQueue, type LinkedQueueOptions, created as createdLinked } from "../helpers/linkWire.js";
 import { evict, queueObjectOf } from "./objects.js";
 import { openWithSession } from "./session-of.js";
 
-async function created(conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> {
-  const { reply, queue } = await newLinked(conn, { subscribe: false, ...o });
-  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
-  return queue;
-}
+/** Made without subscribing (unless asked). */
+const created = (conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> => createdLinked(conn, { subscribe: false, ...o });
 
 async function indexOf(kind: IndexedKind, id: Uint8Array): Promise<{ name: string; stub: DurableObjectStub<IdIndexDO> }> {
   const name = (await loadQueueIds(env)).indexName(kind, id);

@@ -28,18 +28,15 @@ import { metrics } from "../../src/server/metrics.js";
 import { QueueDO } from "../../src/server/queue.js";
 import type { IndexedKind } from "../../src/server/queueIds.js";
 import { SessionDO } from "../../src/server/session.js";
-import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue, type LinkedQueueOptions } from "../helpers/linkWire.js";
+import { derX, newLinked, outcome, sendAs, str, text, type LinkedQueue, type LinkedQueueOptions, created as createdLinked } from "../helpers/linkWire.js";
 import { evict, queueObjectOf } from "./objects.js";
 import { openWithSession } from "./session-of.js";
 import { until } from "./watched-conn.js";
 
 // ---- Queues, replies, objects ----
 
-async function created(conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> {
-  const { reply, queue } = await newLinked(conn, { subscribe: false, ...o });
-  if (queue === null) throw new Error(`NEW failed: ${outcome(reply)}`);
-  return queue;
-}
+/** Made without subscribing (unless asked). */
+const created = (conn: SMPClient, o: LinkedQueueOptions): Promise<LinkedQueue> => createdLinked(conn, { subscribe: false, ...o });
 
 /** A queue made without link data: both its ids sealed by the relay. */
 async function plainQueue(conn: SMPClient): Promise<{ rcvId: Uint8Array; sndId: Uint8Array }> {
