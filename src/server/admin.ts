@@ -6,6 +6,8 @@
 //   POST /admin/queues/<id>/unblock
 //   POST /admin/queues/<id>/delete   (or DELETE /admin/queues/<id>)
 //   POST /admin/identity/backup, /restore (adminIdentity.ts)
+//   GET  /admin/stats[?days=N]       JSON statistics (statsReport.ts), N days (1 to 366, default 30)
+//   GET  /admin/metrics              the same totals as Prometheus counters
 //
 // <id> is a queue's recipient id or sender id in base64url, as clients show them. It is routed as
 // the relay routes a command's entity id (routes.ts): an id the relay sealed opens straight to its
@@ -21,9 +23,13 @@ import { ParseError } from "../protocol/encoding.js";
 import { blockedCode, type BlockingInfo } from "../protocol/errors.js";
 import { adminAuth } from "./adminAuth.js";
 import { adminIdentity } from "./adminIdentity.js";
+import { readConfig, type ConfigEnv } from "./config.js";
 import { loadQueueIds } from "./identityStore.js";
 import type { AdminEntity } from "./queue.js";
 import { QUEUE_ID_SIZE } from "./queueIds.js";
+import { recordStats, STATS_OBJECT } from "./stats.js";
+import { utcDay } from "./statsCounters.js";
+import { DEFAULT_WINDOW_DAYS, prometheusText, PROMETHEUS_CONTENT_TYPE, statsReport, type StatsReport } from "./statsReport.js";
 
 /** A block request is a few dozen bytes. */
 const MAX_BODY = 1024;
@@ -102,8 +108,26 @@ admin.post("/queues/:id/unblock", async (c) => {
 async function deleteQueue(c: Context<{ Bindings: Env }>): Promise<Response> {
   const found = await findQueue(c.env, c.req.param("id") ?? "");
   if (found === null || !(await c.env.QUEUE.getByName(found.queue).adminDelete(found.entity))) return notFound(c);
+  await recordStats(c.env, readConfig(c.env as unknown as ConfigEnv), { queuesDeleted: 1 });
   return c.json({ deleted: true }, 200, NO_STORE);
 }
 
 admin.post("/queues/:id/delete", deleteQueue);
 admin.delete("/queues/:id", deleteQueue);
+
+/** The statistics over `windowDays` days ending today (one request to the Stats object). */
+async function report(env: Env, windowDays: number): Promise<StatsReport> {
+  const stored = await env.STATISTICS.getByName(STATS_OBJECT).read();
+  return statsReport(stored, readConfig(env as unknown as ConfigEnv).stats, utcDay(Date.now()), windowDays);
+}
+
+admin.get("/stats", async (c) => {
+  const raw = c.req.query("days");
+  const days = raw === undefined ? DEFAULT_WINDOW_DAYS : /^[0-9]{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(days >= 1 && days <= 366)) return c.json({ error: "days must be a whole number from 1 to 366" }, 400);
+  return c.json(await report(c.env, days), 200, NO_STORE);
+});
+
+admin.get("/metrics", async (c) => {
+  return c.body(prometheusText(await report(c.env, 1)), 200, { ...NO_STORE, "content-type": PROMETHEUS_CONTENT_TYPE });
+});

@@ -23,7 +23,15 @@ export interface RelayConfig {
   contactLink: string | null;
   /** Whether new connections are limited per client address (connectionLimit.ts). */
   limitConnectionsPerIp: boolean;
+  /**
+   * Statistics (stats.ts): "public" counts and shows messages per day on the operator page;
+   * "private" counts for the admin API only; "off" counts nothing.
+   */
+  stats: StatsMode;
 }
+
+export type StatsMode = "public" | "private" | "off";
+const STATS_MODES: readonly string[] = ["public", "private", "off"] satisfies StatsMode[];
 
 export const DEFAULT_CONFIG: RelayConfig = {
   messageTtlSeconds: 21 * 24 * 3600,
@@ -36,6 +44,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   maxSubscriptions: 5000,
   contactLink: null,
   limitConnectionsPerIp: true,
+  stats: "public",
 };
 
 export class ConfigError extends Error {
@@ -53,6 +62,7 @@ export interface ConfigEnv {
   MAX_SUBSCRIPTIONS?: string;
   CONTACT_LINK?: string;
   LIMIT_CONNECTIONS_PER_IP?: string;
+  STATS?: string;
 }
 
 /** CONTACT_LINK: empty, or a contact address's short link (WIRE.md 6.13a; `/a#…` or `/c#…`). */
@@ -87,6 +97,8 @@ export function readConfig(env: ConfigEnv): RelayConfig {
   if (limitIp !== undefined && limitIp !== "" && limitIp !== "true" && limitIp !== "false") {
     throw new ConfigError(`LIMIT_CONNECTIONS_PER_IP must be "true" or "false", got "${limitIp}"`);
   }
+  const stats = env.STATS === undefined || env.STATS === "" ? DEFAULT_CONFIG.stats : env.STATS;
+  if (!STATS_MODES.includes(stats)) throw new ConfigError(`STATS must be "public", "private" or "off", got "${stats}"`);
   const password = env.QUEUE_PASSWORD;
   // Same alphabet as SMP server addresses: printable ASCII without space, @, : and /.
   if (password !== undefined && password !== "" && !/^[!-~]+$/.test(password.replace(/[@:/]/g, " "))) {
@@ -103,5 +115,6 @@ export function readConfig(env: ConfigEnv): RelayConfig {
     maxSubscriptions: intVar(env, "MAX_SUBSCRIPTIONS", 1, 100_000, DEFAULT_CONFIG.maxSubscriptions),
     contactLink: contactLinkVar(env),
     limitConnectionsPerIp: limitIp !== "false",
+    stats: stats as StatsMode,
   };
 }

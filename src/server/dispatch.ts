@@ -52,8 +52,13 @@ export interface SessionContext {
  * id its entity must be (null for NEW) and, once resolved (resolveRoute), where that id leads.
  */
 export type Prepared =
-  | { done: Reply }
+  | { done: Reply; tag: string | null }
   | { done?: undefined; t: ClientTransmission; c: ClientCommand; kind: IdKind | null; route: Route | null; group: string };
+
+/** The command's tag, for statistics (statsCounters.ts); null when the transmission or command did not parse. */
+export function preparedTag(p: Prepared): string | null {
+  return p.done ? p.tag : p.c.tag;
+}
 
 export interface Outcome {
   reply: Reply;
@@ -107,31 +112,32 @@ export function prepare(raw: Uint8Array): Prepared {
   try {
     t = decodeClientTransmission(raw);
   } catch (e) {
-    if (e instanceof ParseError) return { done: err({ corrId: EMPTY, entityId: EMPTY }, "BLOCK") };
+    if (e instanceof ParseError) return { done: err({ corrId: EMPTY, entityId: EMPTY }, "BLOCK"), tag: null };
     throw e;
   }
-  if (!AUTH_LENGTHS.has(t.authorization.length)) return { done: err({ corrId: t.corrId, entityId: EMPTY }, "BLOCK") };
-  if (t.serviceSignature !== null) return { done: err(t, "SERVICE") };
+  if (!AUTH_LENGTHS.has(t.authorization.length)) return { done: err({ corrId: t.corrId, entityId: EMPTY }, "BLOCK"), tag: null };
+  if (t.serviceSignature !== null) return { done: err(t, "SERVICE"), tag: null };
   let c: ClientCommand;
   try {
     c = decodeCommand(t.command);
   } catch (e) {
-    if (e instanceof CommandError) return { done: err(t, `CMD ${e.code}`) };
+    if (e instanceof CommandError) return { done: err(t, `CMD ${e.code}`), tag: null };
     throw e;
   }
   // Upstream parses the keys of KEY, SKEY, LKEY and RKEY with the command: a key that is not one
   // is a syntax error, before credentials or any queue are looked at.
-  if (carriedKeys(c).some((k) => decodePublicKey(k) === null)) return { done: err(t, "CMD SYNTAX") };
+  const tag = c.tag;
+  if (carriedKeys(c).some((k) => decodePublicKey(k) === null)) return { done: err(t, "CMD SYNTAX"), tag };
   const bad = credentialError(t, c);
-  if (bad !== null) return { done: err(t, bad) };
+  if (bad !== null) return { done: err(t, bad), tag };
   switch (c.tag) {
     case "PING":
-      return { done: reply(t, { tag: "PONG" }) };
+      return { done: reply(t, { tag: "PONG" }), tag };
     case "PRXY":
       // This relay does not proxy; upstream answers a disabled proxy this way.
-      return { done: err(t, "PROXY BASIC_AUTH") };
+      return { done: err(t, "PROXY BASIC_AUTH"), tag };
     case "PFWD":
-      return { done: err(t, "PROXY NO_SESSION") };
+      return { done: err(t, "PROXY NO_SESSION"), tag };
     case "NKEY":
     case "NDEL":
     case "NSUB":
@@ -139,7 +145,7 @@ export function prepare(raw: Uint8Array): Prepared {
     case "SUBS":
     case "RFWD":
       // Notifier and service commands: not served by a web relay.
-      return { done: err(t, "CMD PROHIBITED") };
+      return { done: err(t, "CMD PROHIBITED"), tag };
     case "NEW":
       return { t, c, kind: null, route: null, group: `new:${hex(t.corrId)}` };
     default:
@@ -159,7 +165,7 @@ export async function resolveRoute(p: Prepared, routes: IndexRoutes): Promise<Pr
   } catch (e) {
     // An index object that cannot be reached: the command fails (ERR INTERNAL), not the block.
     console.error("route lookup failed", e instanceof Error ? e.message : String(e));
-    return { done: err(p.t, "INTERNAL") };
+    return { done: err(p.t, "INTERNAL"), tag: p.c.tag };
   }
 }
 

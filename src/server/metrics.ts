@@ -4,7 +4,7 @@
 
 export const metrics = {
   /** RPC calls into objects, by method. */
-  rpc: { queueCall: 0, queueCreate: 0, sessionPush: 0, identity: 0, indexLookup: 0, indexClaim: 0, indexRelease: 0 },
+  rpc: { queueCall: 0, queueCreate: 0, sessionPush: 0, identity: 0, indexLookup: 0, indexClaim: 0, indexRelease: 0, statsAdd: 0, statsRead: 0 },
   /** WebSocket messages received by Session objects (billed at 1/20 of a request). */
   wsMessagesIn: 0,
   alarms: 0,

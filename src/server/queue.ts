@@ -23,6 +23,7 @@ import { generateX25519, x25519 } from "../crypto/x25519.js";
 import { verifyAny, type AuthInput } from "./auth.js";
 import type { ConnQueue } from "./connEntries.js";
 import { readConfig, type RelayConfig } from "./config.js";
+import { recordStats } from "./stats.js";
 import { metrics } from "./metrics.js";
 import type { IdKind } from "./queueIds.js";
 import { consumeLink, deleteLink, encodeKeys, isContact, linkReply, setLink, type LinkHost } from "./queueLinks.js";
@@ -412,16 +413,27 @@ export class QueueDO extends DurableObject<Env> {
   private head(withBody: boolean, now: number): MessageRow | null {
     const row = this.store.oldest(withBody);
     if (row === null || row.quota === 1 || row.expires > now) return row;
-    this.expire(now);
+    // The alarm runs late: a command met the expired messages first. Counted without waiting.
+    void this.countExpired(this.expire(now));
     return this.store.oldest(withBody);
   }
 
-  /** Deletes what expired at `now`, writing down a subscriber's delivered head that goes with it. */
-  private expire(now: number): void {
+  /**
+   * Deletes what expired at `now`, writing down a subscriber's delivered head that goes with it.
+   * Returns how many messages it deleted.
+   */
+  private expire(now: number): number {
     const q = this.store.load();
-    if (q === null) return;
+    if (q === null) return 0;
     const head = q.subscriber !== null && q.delivered === null ? this.store.oldest(false) : null;
-    if (this.store.deleteExpired(now) > 0 && head !== null && head.quota === 0 && head.expires <= now) this.store.update({ delivered: head.msg_id });
+    const gone = this.store.deleteExpired(now);
+    if (gone > 0 && head !== null && head.quota === 0 && head.expires <= now) this.store.update({ delivered: head.msg_id });
+    return gone;
+  }
+
+  /** Statistics: `n` messages expired (one Stats request, only when n > 0; stats.ts). */
+  private async countExpired(n: number): Promise<void> {
+    if (n > 0) await recordStats(this.env, this.config, { messagesExpired: n });
   }
 
   /** The expiry alarm: deletes expired messages and re-arms for the next. Safe to run twice. */
@@ -434,7 +446,7 @@ export class QueueDO extends DurableObject<Env> {
       await this.releaseIndexes(q.name);
       return this.wipe(null);
     }
-    this.expire(Date.now());
+    await this.countExpired(this.expire(Date.now()));
     const next = this.store.nextExpiry();
     this.alarmAt = next;
     if (next !== null) {

@@ -21,11 +21,14 @@ import { encodeResponse, type ServerResponse } from "../protocol/commands.js";
 import { readConfig, type RelayConfig } from "./config.js";
 import { ConnQueues } from "./connQueues.js";
 import { metrics } from "./metrics.js";
-import { execute, prepare, refuseBusy, resolveRoute, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
+import { execute, prepare, preparedTag, refuseBusy, resolveRoute, type Outcome, type Reply, type SessionContext } from "./dispatch.js";
 import { loadIdentity, loadQueueIds } from "./identityStore.js";
 import { serverHelloFor } from "./identity.js";
 import { IndexRoutes } from "./routes.js";
 import { readState, writeState, type OpenState, type SessionState } from "./sessionState.js";
+import { finalFlush, openedCounts, takeDayRollover, withCounts, type StatsFlush } from "./sessionStats.js";
+import { recordStats } from "./stats.js";
+import { countCommand, type Counts } from "./statsCounters.js";
 
 /** Close codes: 1002 protocol violations, 1003 text frames, 1008 limits, 1011 our own failures. */
 const CLOSE_PROTOCOL = 1002;
@@ -55,6 +58,8 @@ export class SessionDO extends DurableObject<Env> {
   private routes: IndexRoutes | undefined;
   /** The handshake deadline's timer, only until the client hello (see fetch). */
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sockets whose statistics were flushed, should the attachment refuse the mark (a closed socket). */
+  private readonly counted = new WeakSet<WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -136,7 +141,7 @@ export class SessionDO extends DurableObject<Env> {
     if (this.pending >= 2 * limit) {
       // Far past the bound even a fast client stays under: flooding. End it.
       close(ws, CLOSE_POLICY, "too many pending blocks");
-      return Promise.resolve();
+      return this.forget(ws);
     }
     const refuse = this.pending >= limit;
     this.pending++;
@@ -158,7 +163,9 @@ export class SessionDO extends DurableObject<Env> {
   private handshakeExpired(): void {
     this.handshakeTimer = undefined;
     for (const ws of this.ctx.getWebSockets()) {
-      if (readState(ws)?.phase === "handshake") close(ws, CLOSE_POLICY, "handshake timeout");
+      if (readState(ws)?.phase !== "handshake") continue;
+      close(ws, CLOSE_POLICY, "handshake timeout");
+      void this.flushFinal(ws);
     }
   }
 
@@ -171,7 +178,9 @@ export class SessionDO extends DurableObject<Env> {
     // An alarm set while the socket was closing outlived it: nothing here is needed any more.
     if (sockets.length === 0) return this.ctx.storage.deleteAll();
     for (const ws of sockets) {
-      if (readState(ws)?.phase === "handshake") close(ws, CLOSE_POLICY, "handshake timeout");
+      if (readState(ws)?.phase !== "handshake") continue;
+      close(ws, CLOSE_POLICY, "handshake timeout");
+      await this.flushFinal(ws);
     }
   }
 
@@ -193,7 +202,7 @@ export class SessionDO extends DurableObject<Env> {
 
   /**
    * Writes nothing more, lets the blocks in flight finish, then frees the storage, if the
-   * connection used any (most never do: see connQueues.ts). Safe twice.
+   * connection used any (most never do: see connQueues.ts), and flushes its statistics. Safe twice.
    */
   private async forget(ws: WebSocket): Promise<void> {
     this.stopHandshakeTimer();
@@ -202,9 +211,45 @@ export class SessionDO extends DurableObject<Env> {
     this.conns.close();
     await this.settled();
     if (stored) await this.ctx.storage.deleteAll();
+    await this.flushFinal(ws);
+  }
+
+  /**
+   * The connection's one statistics flush (sessionStats.ts), once it ended: when the client
+   * closed, or right after the relay closed it. Marked in the attachment first, so a close event
+   * after our own close, or after an eviction, does not count it twice.
+   */
+  private async flushFinal(ws: WebSocket): Promise<void> {
+    const state = readState(ws);
+    if (state === null || this.counted.has(ws)) return;
+    const flush = finalFlush(state, Date.now());
+    if (flush === null) return;
+    this.counted.add(ws);
+    try {
+      writeState(ws, { ...state, counted: true });
+    } catch {
+      // The socket is gone: the in-memory mark guards the rest of this object's life.
+    }
+    await this.flush(flush);
+  }
+
+  private async flush(f: StatsFlush): Promise<void> {
+    let config: RelayConfig;
+    try {
+      config = this.config;
+    } catch {
+      return; // a bad setting: every request says so (startup.ts); nothing to count into
+    }
+    await recordStats(this.env, config, f.counts, f.day);
   }
 
   private async onFrame(ws: WebSocket, message: string | ArrayBuffer, refuse: boolean): Promise<void> {
+    await this.handleFrame(ws, message, refuse);
+    // The relay closed the connection (a bad frame, a failed handshake): it ends here.
+    if (ws.readyState !== WebSocket.READY_STATE_OPEN) await this.flushFinal(ws);
+  }
+
+  private async handleFrame(ws: WebSocket, message: string | ArrayBuffer, refuse: boolean): Promise<void> {
     if (ws.readyState !== WebSocket.READY_STATE_OPEN) return; // closed while this frame waited
     if (typeof message === "string") return close(ws, CLOSE_UNSUPPORTED, "BLOCK");
     // Exactly one 16384-byte block per frame; anything else is a fatal transport error (BLOCK).
@@ -254,6 +299,7 @@ export class SessionDO extends DurableObject<Env> {
       rcv: chains.b,
       newTokens: this.config.newQueuesPerMinute,
       newAt: Date.now(),
+      ...openedCounts(Date.now()),
     };
     writeState(ws, open);
     this.stopHandshakeTimer();
@@ -267,10 +313,15 @@ export class SessionDO extends DurableObject<Env> {
   private async onBlock(ws: WebSocket, state: OpenState, frame: Uint8Array, refuse: boolean): Promise<void> {
     // Step the receive chain and persist it before anything awaits.
     const { content, next } = decryptBlock(state.rcv, frame);
-    writeState(ws, { ...state, rcv: next });
+    let stepped: OpenState = { ...state, rcv: next };
+    // The first block of a new UTC day sends the previous day's counts on their way.
+    const rollover = takeDayRollover(stepped, Date.now());
+    if (rollover !== null) stepped = rollover.state;
+    writeState(ws, stepped);
+    if (rollover !== null) void this.flush(rollover.flush);
     if (content === null) {
       // The client's chain and ours no longer agree: say so and end the connection.
-      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
+      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }], INVALID);
       return close(ws, CLOSE_PROTOCOL, "BLOCK");
     }
     let items: Uint8Array[];
@@ -278,22 +329,22 @@ export class SessionDO extends DurableObject<Env> {
       items = decodeBatch(content);
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
-      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }]);
+      sendTransmissions(ws, [{ corrId: EMPTY, entityId: EMPTY, command: ERR_BLOCK }], INVALID);
       return;
     }
     if (refuse) return sendTransmissions(ws, items.map((raw) => toTransmission(refuseBusy(raw))));
-    const outcomes = await this.run(ws, items, state);
+    const { outcomes, counts } = await this.run(ws, items, state);
     const out: Reply[] = outcomes.map((o) => o.reply);
     for (const o of outcomes) if (o.push) out.push(o.push);
-    sendTransmissions(ws, out.map(toTransmission));
+    sendTransmissions(ws, out.map(toTransmission), counts);
   }
 
   /**
    * Runs a block's commands: commands for one queue in order (whichever of its ids they name),
    * different queues concurrently.
-   * Outcomes come back in command order.
+   * Outcomes come back in command order, with what they count (statsCounters.ts).
    */
-  private async run(ws: WebSocket, items: Uint8Array[], state: OpenState): Promise<Outcome[]> {
+  private async run(ws: WebSocket, items: Uint8Array[], state: OpenState): Promise<{ outcomes: Outcome[]; counts: Counts }> {
     const ids = await loadQueueIds(this.env);
     const routes = (this.routes ??= new IndexRoutes(this.env, ids));
     const config = this.config;
@@ -323,11 +374,15 @@ export class SessionDO extends DurableObject<Env> {
         for (const i of indexes) outcomes[i] = await execute(prepared[i]!, ctx);
       }),
     );
-    return outcomes;
+    const counts: Counts = {};
+    prepared.forEach((p, i) => countCommand(counts, preparedTag(p), outcomes[i]!.reply.response));
+    return { outcomes, counts };
   }
 }
 
 const ERR_BLOCK = new TextEncoder().encode("ERR BLOCK");
+/** What a block that cannot be read counts: one transmission that did not parse. */
+const INVALID: Counts = { "cmd.invalid": 1 };
 
 /** NEW's rate limit: a bucket of `perMinute` tokens refilled continuously, kept in the attachment. */
 function takeToken(ws: WebSocket, perMinute: number): boolean {
@@ -345,15 +400,20 @@ function toTransmission(r: Reply): ServerTransmission {
 }
 
 /**
- * Packs transmissions into as few blocks as fit and sends them, stepping the send chain.
- * Synchronous from reading the chain key to writing the next one, so concurrent senders
- * (replies, and pushes later) can never reuse a step.
+ * Packs transmissions into as few blocks as fit and sends them, stepping the send chain, and adds
+ * `counted` to the connection's statistics in the same attachment write. Synchronous from reading
+ * the chain key to writing the next one, so concurrent senders (replies, pushes) can never reuse a
+ * step, nor lose each other's counts.
  */
-export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[]): void {
-  // A block still in flight when the client closed has no one to answer.
-  if (ts.length === 0 || ws.readyState !== WebSocket.READY_STATE_OPEN) return;
-  const state = readState(ws);
-  if (state === null || state.phase !== "open") return;
+export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[], counted?: Counts): void {
+  const readable = readState(ws);
+  if (readable === null || readable.phase !== "open") return;
+  const state = withCounts(readable, counted);
+  // A block still in flight when the client closed has no one to answer; what it did still counts.
+  if (ts.length === 0 || ws.readyState !== WebSocket.READY_STATE_OPEN) {
+    if (counted !== undefined) writeCounts(ws, state);
+    return;
+  }
   let snd = state.snd;
   const blocks: Uint8Array[] = [];
   for (const batch of packBatches(ts.map(encodeServerTransmission))) {
@@ -363,6 +423,15 @@ export function sendTransmissions(ws: WebSocket, ts: ServerTransmission[]): void
   }
   writeState(ws, { ...state, snd });
   for (const b of blocks) ws.send(b);
+}
+
+/** The state with new counts, on a socket that may have closed meanwhile (nothing else changes). */
+function writeCounts(ws: WebSocket, state: OpenState): void {
+  try {
+    writeState(ws, state);
+  } catch {
+    // The socket is gone and so is the chance to count: the final flush may have run already.
+  }
 }
 
 /** Echoes the client's close code; 1000 for those that may not be sent (1005, 1006, 1015). */

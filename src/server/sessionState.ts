@@ -13,6 +13,8 @@ export interface HandshakeState {
   keyHash: Uint8Array;
   /** When the hello must have come (ms since the epoch); a later frame closes the connection. */
   deadline?: number;
+  /** True once the connection's statistics were flushed (sessionStats.ts finalFlush). */
+  counted?: true;
 }
 
 export interface OpenState {
@@ -31,6 +33,11 @@ export interface OpenState {
   conns?: Uint8Array;
   /** True once an entry did not fit and went to the object's SQLite storage (connQueues.ts). */
   spilled?: boolean;
+  /** This connection's statistics not flushed yet, packed (statsCounters.ts packCounts), and their UTC day. */
+  counts?: Uint8Array;
+  countDay?: number;
+  /** True once the connection's statistics were flushed (sessionStats.ts finalFlush). */
+  counted?: true;
 }
 
 export type SessionState = HandshakeState | OpenState;

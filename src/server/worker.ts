@@ -16,6 +16,7 @@ export { SessionDO } from "./session.js";
 export { IdentityDO } from "./identityStore.js";
 export { QueueDO } from "./queue.js";
 export { IdIndexDO } from "./idIndex.js";
+export { StatsDO } from "./stats.js";
 
 const app = new Hono<{ Bindings: Env }>();
 

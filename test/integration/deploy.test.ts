@@ -40,7 +40,7 @@ describe("deploy", () => {
     expect(existsSync(bundle)).toBe(true);
     expect(statSync(bundle).size).toBeGreaterThan(10_000);
     const code = readFileSync(bundle, "utf8");
-    for (const cls of ["SessionDO", "QueueDO", "IdentityDO", "IdIndexDO"]) expect(code).toContain(cls);
+    for (const cls of ["SessionDO", "QueueDO", "IdentityDO", "IdIndexDO", "StatsDO"]) expect(code).toContain(cls);
     expect(pkg.scripts.deploy).toBe("wrangler deploy");
   });
 
@@ -53,7 +53,7 @@ describe("deploy", () => {
     }
     const sqlite = unstable_getDurableObjectClassNameToUseSQLiteMap(config.migrations);
     const classes = config.durable_objects.bindings.map((b: { class_name: string }) => b.class_name).sort();
-    expect(classes).toEqual(["IdIndexDO", "IdentityDO", "QueueDO", "SessionDO"]);
+    expect(classes).toEqual(["IdIndexDO", "IdentityDO", "QueueDO", "SessionDO", "StatsDO"]);
     for (const c of classes) expect(sqlite.get(c), c).toBe(true);
 
     // Only Durable Objects and plain vars: nothing that needs a paid plan or another resource.
