@@ -5,7 +5,8 @@
 import { createContactAddress, createInvitation, getLinkData, secureInvitationLink, type Invitation } from "../src/client/links.js";
 import type { SMPClient } from "../src/client/client.js";
 import { generateX25519 } from "../src/crypto/x25519.js";
-import { billed, counterDelta, countersReset, fetchCounters, perMessage, steadyStream, type Costs, type Pair } from "./messages.js";
+import { billed, counterDelta, countersReset, perMessage, settledCounters, type Costs } from "./counters.js";
+import { steadyStream, type Pair } from "./messages.js";
 
 export interface LinkCosts {
   newContact: Costs;
@@ -22,11 +23,15 @@ export interface LinkCosts {
   messages: number;
 }
 
-/** Counters around `f`, per `n` operations. Throws when the counters went backwards (a new isolate). */
+/**
+ * Counters around `f`, per `n` operations, each reading once they have settled (a connection
+ * closed just before, and its statistics flush, stays out). Throws when the counters went
+ * backwards (a new isolate).
+ */
 async function counted(metricsUrl: string, n: number, f: () => Promise<void>): Promise<Costs> {
-  const before = await fetchCounters(metricsUrl);
+  const before = await settledCounters(metricsUrl);
   await f();
-  const after = await fetchCounters(metricsUrl);
+  const after = await settledCounters(metricsUrl);
   const d = counterDelta(before, after);
   if (countersReset(d)) throw new Error("link costs: the relay's counters went backwards (a new isolate)");
   return perMessage(billed(d), n);

@@ -4,7 +4,8 @@
 import { readdirSync } from "node:fs";
 import type { SMPClient } from "../src/client/client.js";
 import type { RunningRelay } from "../test/helpers/relay.js";
-import { counterDelta, countersReset, fetchCounters, type Counters, type LoopResult, type TimedWebSocket } from "./messages.js";
+import { counterDelta, countersReset, settledCounters, type Counters } from "./counters.js";
+import type { LoopResult, TimedWebSocket } from "./messages.js";
 import { delta, snapshot, type Delta, type RelayProcesses } from "./proc.js";
 import { reloadCount } from "./reload.js";
 import type { Options } from "./run-options.js";
@@ -82,8 +83,9 @@ export async function measurePhase<R extends LoopResult>(
   const samples: number[] = [];
   const wireSamples: number[] = [];
   const files0 = countFiles(ctx.persistTo);
-  // Outside the CPU window: the request that reads the counters costs the relay CPU too.
-  const countersBefore = counted ? await fetchCounters(ctx.metricsUrl) : null;
+  // Outside the CPU window: the request that reads the counters costs the relay CPU too. Settled,
+  // so the flush of a connection closed just before (the reconnect's first) is not counted here.
+  const countersBefore = counted ? await settledCounters(ctx.metricsUrl) : null;
   // Every reload starts a new workerd for the Worker, also one that came after the last
   // recovery (while warming up): look for it again, and check it is the same one at the end.
   ctx.procs = findProcsOrVoid(ctx, name);
@@ -94,7 +96,9 @@ export async function measurePhase<R extends LoopResult>(
   const loopMs = performance.now() - t0;
   await sleep(SETTLE_MS);
   const after = snapshot(ctx.procs);
-  const countersAfter = countersBefore ? await fetchCounters(ctx.metricsUrl) : null;
+  // Once they stop changing: what the relay does after the last reply (a closed connection's
+  // statistics flush) belongs to the phase. Still outside the CPU window.
+  const countersAfter = countersBefore ? await settledCounters(ctx.metricsUrl) : null;
   const cpu = delta(before, after);
   const storageFiles = countFiles(ctx.persistTo) - files0;
   const idleMs = Math.min(maxIdleMs, Math.max(1000, cpu.wallMs));

@@ -1,19 +1,18 @@
 // The relay's message phases of the bench: a steady stream on one queue, a backlog drained after
 // SUB, and the throughput runs with Q queues in flight. Each on connections of its own (a sender
 // and a recipient), its queues created and warmed up before the measured window. The scenarios
-// themselves, and the relay's counters, are in messages.ts.
+// themselves are in messages.ts, the relay's counters in counters.ts.
 import type { SMPClient } from "../src/client/client.js";
 import { COUNTED_PHASE, measurePhase, type Ctx, type Phase } from "./measure.js";
+import { fetchCounters, type Counters } from "./counters.js";
 import {
   backlog,
-  fetchCounters,
   makeQueues,
   pairOf,
   steadyStream,
   throughput,
   warmQueue,
   warmUnsubscribedQueue,
-  type Counters,
   type Pair,
 } from "./messages.js";
 import type { Options } from "./run-options.js";

@@ -4,7 +4,7 @@
 import type { ResubPhase } from "./connections.js";
 import { fmt, r3, table } from "./format.js";
 import type { Phase } from "./measure.js";
-import { billed, counterDelta, perMessage, type Costs, type Counters } from "./messages.js";
+import { billed, counterDelta, perMessage, type Costs, type Counters } from "./counters.js";
 import { rawCounterHeader, rawCounterRow } from "./report-messages.js";
 
 /**
@@ -45,8 +45,9 @@ export function reportConnectionCosts(hs: Phase, resub: ResubPhase | undefined):
       all.map((x) => [x.label, String(x.ops), fmt(x.per.doRequests, 3), fmt(x.per.rowsRead, 3), fmt(x.per.rowsWritten, 3)]),
     ),
   );
-  console.log(`(a handshake's DO requests include its upgrade, ${UPGRADE_REQUESTS} request that the counters do not see; a reconnect's SUBs go out`);
-  console.log(" together, and each includes the END the queue pushes to the old connection's Session; rows written include setAlarm)\n");
+  console.log(`(a handshake's DO requests include its upgrade, ${UPGRADE_REQUESTS} request that the counters do not see, and with STATS on the`);
+  console.log(" statistics flush at its close (Stats.add); a reconnect's SUBs go out together, and each includes the END the queue");
+  console.log(" pushes to the old connection's Session; rows written include setAlarm)\n");
   console.log(table(rawCounterHeader("ops"), all.map((x) => rawCounterRow(x.label, x.delta, x.ops))));
   if (h && r) {
     const requests = h.per.doRequests + EXAMPLE_QUEUES * r.per.doRequests;

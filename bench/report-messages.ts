@@ -4,7 +4,7 @@
 import { fmt, percentile, r3, table } from "./format.js";
 import { perOp } from "./measure.js";
 import type { MsgPhase } from "./message-phases.js";
-import { billed, counterDelta, perMessage, type Costs, type Counters } from "./messages.js";
+import { billed, counterDelta, perMessage, type Costs, type Counters } from "./counters.js";
 
 /** Cloudflare's free plan, per day (Durable Objects on SQLite storage). */
 const FREE_PLAN = { doRequests: 100_000, rowsWritten: 100_000, rowsRead: 5_000_000 };
@@ -21,7 +21,7 @@ function freePlanMessages(c: Costs): { perDay: number; boundBy: string } {
 }
 
 /** The header of a table of counter deltas (totals), the count's column named `ops`. */
-export const rawCounterHeader = (ops: string): string[] => ["", ops, "Queue.call", "Session.push", "Queue.create", "Identity", "ws msgs in", "alarms", "rows read", "rows written", "setAlarm"];
+export const rawCounterHeader = (ops: string): string[] => ["", ops, "Queue.call", "Session.push", "Queue.create", "Identity", "Stats.add", "ws msgs in", "alarms", "rows read", "rows written", "setAlarm"];
 
 /** A row of that table: what the counters saw over a window of `n` operations. */
 export const rawCounterRow = (label: string, d: Counters, n: number): string[] => [
@@ -31,6 +31,7 @@ export const rawCounterRow = (label: string, d: Counters, n: number): string[] =
   String(d.rpc.sessionPush),
   String(d.rpc.queueCreate),
   String(d.rpc.identity),
+  String(d.rpc.statsAdd),
   String(d.wsMessagesIn),
   String(d.alarms),
   String(d.rowsRead),

@@ -11,7 +11,7 @@ import { fmt, percentile, r3, table } from "./format.js";
 import { perOp, TICK_MS, type Phase, type PerOp } from "./measure.js";
 import type { ResubPhase } from "./connections.js";
 import type { MsgPhase } from "./message-phases.js";
-import { counterDelta } from "./messages.js";
+import { counterDelta } from "./counters.js";
 import type { MicroResult } from "./micro.js";
 import { BLOCK_OP, HANDSHAKE_OP } from "./ops.js";
 import type { RelayProcesses } from "./proc.js";

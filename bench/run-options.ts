@@ -16,6 +16,9 @@ export const HELP = `usage: npm run bench -- [options]
   --queues LIST      queues in flight for the throughput runs, relay and baselines (default 1,2,5,10,25,50,100)
   --resub Q          reconnect: Q queues subscribed on one connection, SUBscribed again on the next after it
                      closed; the relay's counters per queue (default 20; 0 skips)
+  --stats-conns N    cost of statistics: N connections (each a queue and M messages to itself, then 2M), on a relay
+                     with STATS=off and one with STATS=public (default 20; 0 skips)
+  --stats-msgs M     messages per connection in that run's first round (default 10)
   --msg-bytes S      SEND body size, 16..16048 (default 16048: one message per 16 KB block; the relay pads every
                      stored message to 16106 bytes anyway)
   --skip-baselines   do not run the baselines (bench/baselines/): no ratios, no chart
@@ -40,6 +43,8 @@ export interface Options {
   throughputTotal: number;
   throughputQueues: number[];
   resubQueues: number;
+  statsConns: number;
+  statsMsgs: number;
   msgBytes: number;
   skipBaselines: boolean;
   skipFloors: boolean;
@@ -65,6 +70,8 @@ export function parseOptions(argv: string[]): Options | null {
       throughput: { type: "string" },
       queues: { type: "string" },
       resub: { type: "string" },
+      "stats-conns": { type: "string" },
+      "stats-msgs": { type: "string" },
       "msg-bytes": { type: "string" },
       "skip-baselines": { type: "boolean" },
       "skip-floors": { type: "boolean" },
@@ -95,6 +102,8 @@ export function parseOptions(argv: string[]): Options | null {
     throughputTotal,
     throughputQueues: [...new Set(queues)].sort((a, b) => a - b),
     resubQueues: int("resub", values.resub, 20, 0, 1000),
+    statsConns: int("stats-conns", values["stats-conns"], 20, 0, 1000),
+    statsMsgs: int("stats-msgs", values["stats-msgs"], 10, 1, 1000),
     msgBytes: int("msg-bytes", values["msg-bytes"], 16048, MIN_BODY, 16048),
     skipBaselines: values["skip-baselines"] ?? false,
     skipFloors: values["skip-floors"] ?? false,

@@ -14,7 +14,8 @@
 //   connections.ts     the relay's context and warm-up; handshakes, PINGs, HTTP
 //   message-phases.ts  steady stream, backlog, throughput (scenarios in messages.ts)
 //   links.ts           short-link costs (counters only)
-//   side-runs.ts       a second relay for idle memory, the baselines, the microbenchmarks
+//   side-runs.ts       a second relay for idle memory, two for the cost of statistics (stats-cost.ts),
+//                      the baselines, the microbenchmarks
 //   report.ts          the printed report and the JSON (report-connections.ts, report-messages.ts,
 //                      compare.ts against the baselines, targets.ts)
 import { useNodeCrypto } from "../src/client/nodeCrypto.js";
@@ -42,7 +43,8 @@ import { comparisonInput, relayLoadPoints, report, writeOutputs } from "./report
 import { HELP, parseOptions } from "./run-options.js";
 import { reportTargets } from "./targets.js";
 import { cliOptions } from "./options.js";
-import { relayIdleMemory, runBaselines, runMicrobenchmarks } from "./side-runs.js";
+import { relayIdleMemory, relayStatsCost, runBaselines, runMicrobenchmarks } from "./side-runs.js";
+import { reportStatsCost } from "./stats-cost.js";
 
 stopOnExit();
 
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
   await stop(r);
 
   const relayMemory = await relayIdleMemory(o);
+  const statsRuns = await relayStatsCost(o);
   const baselines = await runBaselines(o);
   const { micro, inWorkerd } = await runMicrobenchmarks(o);
 
@@ -112,6 +115,7 @@ async function main(): Promise<number> {
       date,
     ),
     ...linkJson,
+    ...reportStatsCost(statsRuns),
     ...reportBundleSize(workerBundleSize()),
   };
   const relayPoints = relayLoadPoints(msgPhases);

@@ -1,6 +1,7 @@
 // The bench's runs after the relay's measured phases, each under a wrangler dev of its own: a
-// second, fresh relay for the memory of idle connections, the baselines and floors at the relay's
-// loads (compare.ts), and the microbenchmarks in Node and in workerd.
+// second, fresh relay for the memory of idle connections, two more for the cost of statistics
+// (STATS=off and on: stats-cost.ts), the baselines and floors at the relay's loads (compare.ts),
+// and the microbenchmarks in Node and in workerd.
 import type { SMPClient } from "../src/client/client.js";
 import { startRelay } from "../test/helpers/relay.js";
 import type { BaselineKind } from "./baselines.js";
@@ -14,6 +15,7 @@ import { runMicro, type MicroResult } from "./micro.js";
 import { findRelayProcesses } from "./proc.js";
 import { reloadCount, waitSettled } from "./reload.js";
 import type { Options } from "./run-options.js";
+import { STATS_SETTINGS, statsRun, type StatsRun } from "./stats-cost.js";
 import { runWorkerdMicro, startOpsWorker } from "./workerd-micro.js";
 
 /**
@@ -46,6 +48,44 @@ export async function relayIdleMemory(o: Options): Promise<IdleMemory | null> {
     }
   }
   return relayMemory;
+}
+
+/**
+ * What statistics cost (issue 14): the same connections (stats-cost.ts) on a fresh relay with
+ * STATS=off, then on one with STATS=public, each measured again after a reload (up to MAX_ATTEMPTS).
+ */
+export async function relayStatsCost(o: Options): Promise<StatsRun[]> {
+  const runs: StatsRun[] = [];
+  if (o.statsConns <= 0) return runs;
+  for (const stats of STATS_SETTINGS) {
+    process.stderr.write(`a relay with STATS=${stats} for the cost of statistics (wrangler dev)...\n`);
+    const s = await start(() => startRelay({ vars: { ...BENCH_RELAY_VARS, STATS: stats } }));
+    try {
+      const keyHash = await relayKeyHash(s);
+      const open = (): Promise<SMPClient> => openConnection(s, keyHash);
+      for (let attempt = 1; ; attempt++) {
+        await waitSettled(s, "/health");
+        const reloads = reloadCount(s);
+        let why: string;
+        try {
+          const run = await statsRun(stats, `${s.httpUrl}/debug/metrics`, open, o.statsConns, o.statsMsgs, o.msgBytes, (l) => process.stderr.write(l));
+          if (reloadCount(s) === reloads) {
+            runs.push(run);
+            break;
+          }
+          why = "wrangler reloaded the Worker";
+        } catch (e) {
+          if (reloadCount(s) === reloads) throw e;
+          why = `a reload interrupted it (${(e as Error).message})`;
+        }
+        if (attempt >= MAX_ATTEMPTS) throw new Error(`stats cost: ${why}; gave up after ${attempt} attempts`);
+        process.stderr.write(`\n  ${why}: measuring again\n`);
+      }
+    } finally {
+      await stop(s);
+    }
+  }
+  return runs;
 }
 
 /** The baselines (and the floors, unless --skip-floors), one after the other, at the relay's loads. */

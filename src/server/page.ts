@@ -1,13 +1,16 @@
 // The operator page at GET /: the relay's address with a QR code (SVG, drawn here), what the relay
-// keeps and for how long, its version and its source. One self-contained HTML document: inline
-// CSS, no external assets, readable without JavaScript (a tiny inline script only adds a copy
-// button, allowed by its hash in the Content-Security-Policy).
+// keeps and for how long, messages per day (STATS=public; a chart drawn in statsChart.ts), its
+// version and its source. One self-contained HTML document: inline CSS, no external assets,
+// readable without JavaScript (a tiny inline script only adds a copy button, allowed by its hash
+// in the Content-Security-Policy).
 import { sha256 } from "@noble/hashes/sha2.js";
 import encodeQR from "qr";
 import { formatAddress } from "../protocol/address.js";
 import { base64 } from "../protocol/base64.js";
 import { SMP_VERSION } from "../protocol/hello.js";
 import type { RelayConfig } from "./config.js";
+import type { DayCounts } from "./statsCounters.js";
+import { statsChart } from "./statsChart.js";
 import { RELAY_VERSION, SOURCE_URL } from "./version.js";
 
 export interface OperatorPageInput {
@@ -15,6 +18,11 @@ export interface OperatorPageInput {
   url: URL;
   keyHash: Uint8Array;
   config: RelayConfig;
+  /**
+   * The days to chart, oldest first, one per day (pageStats.ts: the last 30); absent or null for
+   * no chart. Charted only when config.stats is "public".
+   */
+  days?: readonly DayCounts[] | null;
 }
 
 /** Everything the page shows, derived from the request and the relay's settings. */
@@ -28,6 +36,8 @@ export interface OperatorPageView {
   version: string;
   smpVersion: number;
   sourceUrl: string;
+  /** The days the chart shows, or null for no "Activity" section. */
+  days: readonly DayCounts[] | null;
 }
 
 export function pageView(input: OperatorPageInput): OperatorPageView {
@@ -40,6 +50,7 @@ export function pageView(input: OperatorPageInput): OperatorPageView {
     version: RELAY_VERSION,
     smpVersion: SMP_VERSION,
     sourceUrl: SOURCE_URL,
+    days: input.config.stats === "public" ? (input.days ?? null) : null,
   };
 }
 
@@ -135,8 +146,21 @@ a { color: var(--accent); }
 .qr { display: block; width: 100%; max-width: 18rem; height: auto; background: #fff; border-radius: 8px; }
 .note { padding: .6rem .75rem; background: var(--note); border: 1px solid var(--note-line); border-radius: 8px; }
 code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
+.chart { margin: 1rem 0 0; }
+.chart svg { display: block; width: 100%; max-width: 36rem; height: auto; }
+.chart .bar { fill: var(--accent); }
+.chart .day:hover .bar { fill: var(--fg); }
+.chart .hit { fill: transparent; }
+.chart .axis { stroke: var(--muted); vector-effect: non-scaling-stroke; }
+.chart .grid { stroke: var(--line); stroke-dasharray: 3 3; vector-effect: non-scaling-stroke; }
+.chart text { fill: var(--muted); font-size: 12px; }
+@media (max-width: 30rem) { .chart text { font-size: 14px; } }
+.chart figcaption { margin-top: .5rem; color: var(--muted); font-size: .9rem; }
 footer { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .9rem; }
 `;
+
+// Unless STATS=off, what is counted is stored too (stats.ts).
+const STATS_ITEM = "<li><strong>Statistics:</strong> relay-wide totals per UTC day (connections, queues, messages, commands), kept for the operator; no ids or addresses in them.</li>\n";
 
 export function renderOperatorPage(v: OperatorPageView): string {
   const e = escapeHtml;
@@ -178,9 +202,9 @@ ${config.contactLink === null ? "" : contactSection(config.contactLink)}
 <li><strong>Queues:</strong> each queue's public keys and the per-queue DH secret used to encrypt messages for its recipient, until the queue is deleted.</li>
 <li><strong>Pending messages</strong>, encrypted for the recipient: each until the recipient acknowledges it, and for at most ${e(formatDuration(config.messageTtlSeconds))}. At most ${e(String(config.queueQuota))} per queue.</li>
 <li><strong>Connections:</strong> the session keys of an open connection and which queues it subscribed to, only while it is open.</li>
-<li><strong>Nothing else:</strong> no message history (an acknowledged message is deleted), and no logs of queue ids or IP addresses.</li>
+${config.stats === "off" ? "" : STATS_ITEM}<li><strong>Nothing else:</strong> no message history (an acknowledged message is deleted), and no logs of queue ids or IP addresses.</li>
 </ul>
-
+${v.days === null ? "" : activitySection(v.days)}
 <footer>
 <p>smp-relay ${e(v.version)} · SMP version ${e(String(v.smpVersion))} · <a href="${e(v.sourceUrl)}" rel="noopener noreferrer">source code</a></p>
 </footer>
@@ -198,6 +222,14 @@ function contactSection(link: string): string {
 <p>A SimpleX contact address hosted on this relay: open the link, or scan the code, with a SimpleX client.</p>
 <div class="address"><code id="contact-link"><a href="${e(link)}" rel="noopener noreferrer">${e(link)}</a></code></div>
 <div class="qr-box">${qrSvg(link, `QR code of the contact address ${link}`)}</div>
+`;
+}
+
+/** Messages per day (STATS=public): the chart and what is counted. */
+function activitySection(days: readonly DayCounts[]): string {
+  return `<h2>Activity</h2>
+<p>Messages sent through this relay per day (UTC). Only daily totals are counted: no queue ids, no IP addresses.</p>
+${statsChart(days)}
 `;
 }
 

@@ -10,20 +10,16 @@
 // Turned off with STATS=off: nothing is counted or stored and the admin API reports that.
 import { DurableObject } from "cloudflare:workers";
 import type { RelayConfig } from "./config.js";
-import { metrics } from "./metrics.js";
-import { isCounterName, utcDay, type Counts } from "./statsCounters.js";
+import { execCounted, metrics } from "./metrics.js";
+import { isCounterName, utcDay, type Counts, type DayCounts } from "./statsCounters.js";
+
+export type { DayCounts };
 
 /** The one Stats object's name. */
 export const STATS_OBJECT = "stats";
 
 /** The largest value one flush may add to a counter (no connection sends more than this). */
 const MAX_ADD = 2 ** 40;
-
-/** One day's counters as stored: `day` is a utcDay. */
-export interface DayCounts {
-  day: number;
-  counts: Counts;
-}
 
 export class StatsDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -39,7 +35,7 @@ export class StatsDO extends DurableObject<Env> {
     metrics.rpc.statsAdd++;
     if (!Number.isInteger(day) || day < 0 || day > 1_000_000) return;
     const sql = this.ctx.storage.sql;
-    const row = sql.exec<{ counts: string }>("SELECT counts FROM day_counts WHERE day = ?", day).toArray()[0];
+    const row = execCounted<{ counts: string }>(sql, "SELECT counts FROM day_counts WHERE day = ?", day)[0];
     const stored = row === undefined ? {} : (JSON.parse(row.counts) as Record<string, number>);
     let changed = false;
     for (const [name, n] of Object.entries(counts)) {
@@ -48,17 +44,16 @@ export class StatsDO extends DurableObject<Env> {
       changed = true;
     }
     if (!changed) return;
-    const cursor = sql.exec("INSERT INTO day_counts (day, counts) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET counts = excluded.counts", day, JSON.stringify(stored));
-    metrics.rowsWritten += cursor.rowsWritten;
+    execCounted(sql, "INSERT INTO day_counts (day, counts) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET counts = excluded.counts", day, JSON.stringify(stored));
   }
 
   /** Every day that has counts, oldest first (one row a day: a few hundred a year). */
   async read(): Promise<DayCounts[]> {
     metrics.rpc.statsRead++;
-    return this.ctx.storage.sql
-      .exec<{ day: number; counts: string }>("SELECT day, counts FROM day_counts ORDER BY day")
-      .toArray()
-      .map((r) => ({ day: r.day, counts: JSON.parse(r.counts) as Counts }));
+    return execCounted<{ day: number; counts: string }>(this.ctx.storage.sql, "SELECT day, counts FROM day_counts ORDER BY day").map((r) => ({
+      day: r.day,
+      counts: JSON.parse(r.counts) as Counts,
+    }));
   }
 }
 

@@ -52,6 +52,12 @@ const COMMAND_KIND_SET = new Set<string>(COMMAND_KINDS);
 /** Counts by counter name; absent names are 0. What flushes carry and the Stats object stores per day. */
 export type Counts = Partial<Record<CounterName, number>>;
 
+/** One day's counters as the Stats object stores them: `day` is a utcDay. */
+export interface DayCounts {
+  day: number;
+  counts: Counts;
+}
+
 /** Whether `name` is a counter this relay knows (the Stats object refuses others). */
 export function isCounterName(name: string): name is CounterName {
   return INDEX.has(name);

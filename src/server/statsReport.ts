@@ -2,8 +2,7 @@
 // GET /admin/stats, the Prometheus text of GET /admin/metrics, and a window of days for the chart.
 // Pure functions of the stored days and today's date.
 import type { StatsMode } from "./config.js";
-import type { DayCounts } from "./stats.js";
-import { addAll, COMMAND_KINDS, dayString, EVENT_COUNTERS, type CommandKind, type Counts, type EventCounter } from "./statsCounters.js";
+import { addAll, COMMAND_KINDS, dayString, EVENT_COUNTERS, type CommandKind, type Counts, type DayCounts, type EventCounter } from "./statsCounters.js";
 
 /** Counters as the API shows them: every event counter, and commands by kind (all kinds, zeros included). */
 export type CounterView = Record<EventCounter, number> & { commands: Record<CommandKind, number> };

@@ -9,6 +9,7 @@ import { connectionRefused } from "./connectionLimit.js";
 import { loadIdentity } from "./identityStore.js";
 import { snapshot } from "./metrics.js";
 import { operatorPage } from "./page.js";
+import { pageStatsCache } from "./pageStats.js";
 import { refusal, startupError } from "./startup.js";
 import { RELAY_VERSION } from "./version.js";
 
@@ -41,11 +42,16 @@ app.get("/debug/metrics", (c) => {
 // The admin API (admin.ts): 404 unless the ADMIN_TOKEN secret is set, then behind its bearer token.
 app.route("/admin", admin);
 
-// The operator page (page.ts): address, QR code, what the relay stores, version, source.
+// This isolate's cache of the page's statistics (one Stats read a minute at most).
+const pageStats = pageStatsCache();
+
+// The operator page (page.ts): address, QR code, what the relay stores, messages per day
+// (STATS=public; no Stats request otherwise), version, source.
 app.get("/", async (c) => {
   const url = new URL(c.req.url);
-  const identity = await loadIdentity(c.env, url.host);
-  return operatorPage({ url, keyHash: identity.keyHash, config: readConfig(c.env as unknown as ConfigEnv) });
+  const config = readConfig(c.env as unknown as ConfigEnv);
+  const [identity, days] = await Promise.all([loadIdentity(c.env, url.host), pageStats(c.env, config)]);
+  return operatorPage({ url, keyHash: identity.keyHash, config, days });
 });
 
 export default {

@@ -10,8 +10,12 @@ import { build } from "esbuild";
 import jsQR from "jsqr";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "../../src/client/client.js";
+import { ack, createQueue, deliveries, sendMessage } from "../../src/client/queues.js";
+import { parseAddress } from "../../src/protocol/address.js";
 import { findChromium, inCi, skipLine } from "../helpers/chromium.js";
 import { startRelay, type RunningRelay } from "../helpers/relay.js";
+import { WS } from "../helpers/relayClients.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const OUTPUT = resolve(ROOT, "test-output");
@@ -146,6 +150,70 @@ describe.skipIf(SKIP_BROWSER)("the operator page in Chromium", () => {
       await context.close();
     } finally {
       await locked.stop();
+    }
+  });
+
+  it("charts messages per day: 30 bars, the tallest on the busiest day, under the CSP, on a phone too", async () => {
+    // A relay of its own, whose page has not cached an empty read yet (pageStats.ts).
+    const token = "chart-test-admin-token-0123456789abcdef";
+    const counted = await startRelay({ vars: { ADMIN_TOKEN: token } });
+    try {
+      // Messages through the relay: counted when the connection closes, flushed asynchronously.
+      const countedAddress = ((await (await fetch(`${counted.httpUrl}/health`)).json()) as { address: string }).address;
+      const client = await connect(counted.wsUrl, parseAddress(countedAddress).keyHash, { WebSocket: WS, pingInterval: 0 });
+      const inbox = deliveries(client);
+      const queue = await createQueue(client);
+      for (let i = 0; i < 3; i++) await sendMessage(client, queue.sndId, new TextEncoder().encode(`chart ${i}`));
+      for (let i = 0; i < 3; i++) {
+        const d = await inbox.read(10_000);
+        if (d?.type !== "MSG") throw new Error(`unexpected delivery: ${d?.type}`);
+        await ack(client, queue, d.message.msgId);
+      }
+      inbox.close();
+      client.close();
+      const sent = async () => {
+        const r = await fetch(`${counted.httpUrl}/admin/stats?days=1`, { headers: { authorization: `Bearer ${token}` } });
+        return ((await r.json()) as { total: { messagesSent: number } }).total.messagesSent;
+      };
+      await expect.poll(sent, { timeout: 20_000, interval: 200 }).toBe(3);
+
+      for (const [name, options] of [
+        ["operator-page-chart.png", { viewport: { width: 1280, height: 900 } }],
+        ["operator-page-chart-phone.png", { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: "dark" }],
+      ] as const) {
+        const { context, page, errors } = await openPage(options);
+        await page.goto(`${counted.httpUrl}/`);
+        const svg = page.locator("figure.chart svg");
+        expect(await svg.isVisible()).toBe(true);
+        const box = (await svg.boundingBox())!;
+        expect(box.width).toBeGreaterThan(250);
+        expect(box.height).toBeGreaterThan(100);
+        // Inside the screen: no sideways scrolling, on a phone either.
+        expect(box.x).toBeGreaterThanOrEqual(0);
+        expect(box.x + box.width).toBeLessThanOrEqual(options.viewport.width);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(options.viewport.width);
+
+        const bars = await page.evaluate(() =>
+          [...document.querySelectorAll("figure.chart rect.bar")].map((r) => ({ height: r.getBoundingClientRect().height, title: r.parentElement?.querySelector("title")?.textContent ?? "" })),
+        );
+        expect(bars).toHaveLength(30);
+        // Every message was sent today: the last bar is the one with any height, and says so.
+        const tallest = bars.reduce((best, b, i) => (b.height > bars[best]!.height ? i : best), 0);
+        expect(tallest).toBe(29);
+        expect(bars[29]!.height).toBeGreaterThan(50);
+        expect(bars[29]!.title).toMatch(/: 3 messages sent, 3 delivered$/);
+        expect(bars.slice(0, 29).every((b) => b.height === 0)).toBe(true);
+        expect(await svg.getAttribute("aria-label")).toMatch(/^Messages sent per day, last 30 days: 3 in total, most on \d{1,2} [A-Z][a-z]{2} \(3\)$/);
+        expect(await page.locator("figure.chart figcaption").textContent()).toContain("3 messages sent in the last 30 days");
+        // Drawn by the page's own CSS: the bars take the theme's accent colour.
+        expect(await page.locator("figure.chart rect.bar").last().evaluate((r) => getComputedStyle(r).fill)).not.toBe("rgb(0, 0, 0)");
+        writeFileSync(resolve(OUTPUT, name), await page.screenshot({ fullPage: true }));
+        // A CSP violation would be a console error.
+        expect(errors).toEqual([]);
+        await context.close();
+      }
+    } finally {
+      await counted.stop();
     }
   });
 

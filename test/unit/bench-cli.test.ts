@@ -4,6 +4,8 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { UsageError } from "../../bench/options.js";
+import { HELP, parseOptions } from "../../bench/run-options.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -48,5 +50,14 @@ describe.each(SCRIPTS)("bench/$script.ts", ({ script, usage, notNumber, stray })
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain(usage);
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("bench/run.ts options", () => {
+  it("--stats-conns and --stats-msgs size the statistics run (0 connections skips it)", () => {
+    expect(parseOptions([])).toMatchObject({ statsConns: 20, statsMsgs: 10 });
+    expect(parseOptions(["--stats-conns", "0", "--stats-msgs", "3"])).toMatchObject({ statsConns: 0, statsMsgs: 3 });
+    expect(() => parseOptions(["--stats-msgs", "0"])).toThrow(UsageError);
+    expect(HELP).toContain("--stats-conns");
   });
 });

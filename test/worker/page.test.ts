@@ -1,13 +1,19 @@
 // The operator page at GET /, inside workerd: what it shows, that its QR code reads back as the
-// relay's address, its security headers, and that nothing interpolated escapes into markup.
+// relay's address, its security headers, that nothing interpolated escapes into markup, and its
+// chart of messages per day (STATS=public) with the cache in front of the Stats object.
 import { env, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import encodeQR from "qr";
 import { randomBytes } from "../../src/crypto/random.js";
 import { formatAddress } from "../../src/protocol/address.js";
 import { SMP_VERSION } from "../../src/protocol/hello.js";
 import { DEFAULT_CONFIG, readConfig, type ConfigEnv, type RelayConfig } from "../../src/server/config.js";
-import { escapeHtml, formatDuration, pageView, qrSvg, renderOperatorPage } from "../../src/server/page.js";
+import { escapeHtml, formatDuration, PAGE_HEADERS, pageView, qrSvg, renderOperatorPage } from "../../src/server/page.js";
+import { PAGE_STATS_TTL_MS, pageStatsCache } from "../../src/server/pageStats.js";
+import { STATS_OBJECT } from "../../src/server/stats.js";
+import { shortDate } from "../../src/server/statsChart.js";
+import { utcDay, type DayCounts } from "../../src/server/statsCounters.js";
+import { dayWindow } from "../../src/server/statsReport.js";
 import { shortLinkFor } from "../../src/client/links.js";
 import { RELAY_VERSION, SOURCE_URL } from "../../src/server/version.js";
 import { decodeSvgQr, svgModules } from "./qr-image.js";
@@ -18,8 +24,9 @@ async function health(url = "http://relay.test/health"): Promise<{ address: stri
   return (await (await SELF.fetch(url)).json()) as { address: string };
 }
 
+/** The page's one QR code (the chart, when there is one, is another SVG). */
 function qrOf(html: string): string {
-  const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+  const svgs = html.match(/<svg class="qr"[\s\S]*?<\/svg>/g) ?? [];
   expect(svgs).toHaveLength(1);
   return svgs[0]!;
 }
@@ -34,9 +41,22 @@ function unescapeHtml(s: string): string {
   return s.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
 }
 
-function render(config: Partial<RelayConfig>, host = "relay.example"): string {
-  return renderOperatorPage(pageView({ url: new URL(`https://${host}/`), keyHash: randomBytes(32), config: { ...DEFAULT_CONFIG, ...config } }));
+function render(config: Partial<RelayConfig>, days?: DayCounts[]): string {
+  return renderOperatorPage(pageView({ url: new URL("https://relay.example/"), keyHash: randomBytes(32), config: { ...DEFAULT_CONFIG, ...config }, days }));
 }
+
+// Counts in the Stats object before any page is fetched (wrangler.jsonc has STATS=public): the
+// Worker keeps what it read for a minute, so every GET / in this file charts these.
+const TODAY = utcDay(Date.now());
+const STORED: DayCounts[] = [
+  { day: TODAY - 40, counts: { messagesSent: 999_999 } }, // before the window
+  { day: TODAY - 5, counts: { messagesSent: 1200, messagesDelivered: 1100 } },
+  { day: TODAY, counts: { messagesSent: 34, messagesDelivered: 30 } },
+];
+beforeAll(async () => {
+  const stats = env.STATISTICS.getByName(STATS_OBJECT);
+  for (const d of STORED) await stats.add(d.day, d.counts);
+});
 
 describe("GET /", () => {
   it("is an HTML page with the address /health reports, as text and as a QR code that reads back", async () => {
@@ -195,3 +215,122 @@ describe("CONTACT_LINK", () => {
   });
 });
 
+
+/** The chart's bars: each one's tooltip and height (viewBox units). */
+function chartBars(html: string): { title: string; height: number }[] {
+  return [...html.matchAll(/<g class="day"><title>([^<]*)<\/title><rect class="hit"[^>]*\/><rect class="bar" [^>]*height="([^"]+)"\/><\/g>/g)].map((m) => ({ title: m[1]!, height: Number(m[2]) }));
+}
+
+describe("the chart of messages per day", () => {
+  it("GET / with STATS=public charts the last 30 days the Stats object holds", async () => {
+    const res = await SELF.fetch("http://relay.test/");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("<h2>Activity</h2>");
+    const svg = /<figure class="chart">\s*<svg [^>]*>/.exec(html)?.[0] ?? "";
+    expect(svg).toContain('role="img"');
+    expect(svg).toContain(`aria-label="Messages sent per day, last 30 days: 1,234 in total, most on ${shortDate(TODAY - 5)} (1,200)"`);
+    const bars = chartBars(html);
+    expect(bars).toHaveLength(30);
+    expect(bars[24]!.title).toMatch(/: 1,200 messages sent, 1,100 delivered$/);
+    expect(bars[29]!.title).toMatch(/: 34 messages sent, 30 delivered$/);
+    expect(bars.filter((b) => b.height > 0)).toHaveLength(2);
+    expect(Math.max(...bars.map((b) => b.height))).toBe(bars[24]!.height);
+    expect(html).toContain("<figcaption>1,234 messages sent in the last 30 days");
+    // The day before the window is not on the page.
+    expect(html).not.toContain("999");
+  });
+
+  it("needs nothing the page's CSP does not already allow", async () => {
+    const res = await SELF.fetch("http://relay.test/");
+    const html = await res.text();
+    expect(res.headers.get("content-security-policy")).toBe(PAGE_HEADERS["content-security-policy"]);
+    expect(res.headers.get("content-security-policy")!.split("; ").map((d) => d.split(" ")[0])).toEqual([
+      "default-src",
+      "style-src",
+      "img-src",
+      "script-src",
+      "base-uri",
+      "form-action",
+      "frame-ancestors",
+    ]);
+    const chart = /<figure class="chart">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? "";
+    expect(chart).not.toBe("");
+    // Styled by the page's classes: no style attributes, scripts, links or external references.
+    expect(chart).not.toMatch(/\sstyle=|<script|\shref=|\ssrc=|url\(|\son[a-z]+=/i);
+  });
+
+  it("is shown only with STATS=public, and only when the days were read", () => {
+    const days = dayWindow(STORED, TODAY, 30);
+    expect(render({ stats: "public" }, days)).toContain('<figure class="chart">');
+    for (const stats of ["private", "off"] as const) {
+      const html = render({ stats }, days);
+      expect(html).not.toContain("Activity");
+      expect(html).not.toContain('class="chart"');
+      expect(html.match(/<svg/g)).toHaveLength(1);
+    }
+    // A failed read: the page without the chart.
+    expect(render({ stats: "public" })).not.toContain("Activity");
+  });
+
+  it("says in the list of what the relay stores that it keeps daily totals, unless STATS=off", () => {
+    expect(render({ stats: "public" })).toContain("<strong>Statistics:</strong>");
+    expect(render({ stats: "private" })).toContain("<strong>Statistics:</strong>");
+    expect(render({ stats: "off" })).not.toContain("<strong>Statistics:</strong>");
+  });
+});
+
+describe("pageStatsCache", () => {
+  /** A stand-in for the STATISTICS binding that counts reads. */
+  function fakeStats(read: () => Promise<DayCounts[]>): { env: Pick<Env, "STATISTICS">; reads: () => number } {
+    let reads = 0;
+    const stub = {
+      read: () => {
+        reads++;
+        return read();
+      },
+    };
+    return { env: { STATISTICS: { getByName: () => stub } } as unknown as Pick<Env, "STATISTICS">, reads: () => reads };
+  }
+  const config = (stats: RelayConfig["stats"]): RelayConfig => ({ ...DEFAULT_CONFIG, stats });
+  const now = TODAY * 86_400_000 + 3_600_000;
+
+  it("reads the Stats object at most once a minute, and gives the last 30 days", async () => {
+    const { env, reads } = fakeStats(async () => STORED);
+    const pageStats = pageStatsCache();
+    const first = await pageStats(env, config("public"), now);
+    expect(first).toEqual(dayWindow(STORED, TODAY, 30));
+    for (let i = 0; i < 100; i++) await pageStats(env, config("public"), now + i * 500);
+    expect(reads()).toBe(1);
+    await pageStats(env, config("public"), now + PAGE_STATS_TTL_MS);
+    expect(reads()).toBe(2);
+    // A clock that went back does not pin a stale read.
+    await pageStats(env, config("public"), now);
+    expect(reads()).toBe(3);
+  });
+
+  it("asks nothing with STATS=private or off", async () => {
+    const { env, reads } = fakeStats(async () => STORED);
+    const pageStats = pageStatsCache();
+    expect(await pageStats(env, config("private"), now)).toBeNull();
+    expect(await pageStats(env, config("off"), now)).toBeNull();
+    expect(reads()).toBe(0);
+  });
+
+  it("a failed read means no chart, is logged, and is not retried on every view", async () => {
+    const { env, reads } = fakeStats(async () => {
+      throw new Error("overloaded");
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const pageStats = pageStatsCache();
+      expect(await pageStats(env, config("public"), now)).toBeNull();
+      expect(await pageStats(env, config("public"), now + 1000)).toBeNull();
+      expect(reads()).toBe(1);
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(logged.mock.calls[0]).toEqual(["operator page: stats read failed", "overloaded"]);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+});
