@@ -2,7 +2,7 @@
 // file's tests, every connection closed and the relay stopped after them.
 import { afterAll, beforeAll } from "vitest";
 import WebSocket from "ws";
-import { connect, type SMPClient } from "../../src/client/client.js";
+import { connect, type Push, type SMPClient } from "../../src/client/client.js";
 import type { WebSocketConstructor } from "../../src/client/socket.js";
 import { startLocalTestRelay, type LocalStartOptions, type TestRelay } from "./localRelay.js";
 
@@ -38,4 +38,16 @@ export function relayForFile(vars?: LocalStartOptions["vars"]): FileRelay {
       return c;
     },
   };
+}
+
+/** Collects a connection's pushes; `next()` waits for the next one. */
+export function pushesOf(c: SMPClient): { next(): Promise<Push> } {
+  const buf: Push[] = [];
+  const waiting: ((p: Push) => void)[] = [];
+  c.onPush((p) => {
+    const w = waiting.shift();
+    if (w) w(p);
+    else buf.push(p);
+  });
+  return { next: () => (buf.length > 0 ? Promise.resolve(buf.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
 }

@@ -2,7 +2,7 @@
 // without ADMIN_TOKEN, refusing no token and a wrong one alike, and queue blocking, unblocking and
 // deletion as the queue's clients see them over real WebSockets.
 import { describe, expect, it } from "vitest";
-import type { Push, SMPClient } from "../../src/client/client.js";
+import type { SMPClient } from "../../src/client/client.js";
 import { createQueue, decryptMessage, type RecipientQueue } from "../../src/client/queues.js";
 import { base64url } from "../../src/protocol/base64.js";
 import type { ServerResponse } from "../../src/protocol/commands.js";
@@ -10,7 +10,7 @@ import { randomBytes } from "../../src/crypto/random.js";
 import { FAIL_LIMIT } from "../../src/server/adminAuth.js";
 import { newLinked, outcome, sendAs, str, text, type LinkedQueue } from "../helpers/linkWire.js";
 import { startLocalTestRelay } from "../helpers/localRelay.js";
-import { relayForFile } from "../helpers/relayClients.js";
+import { pushesOf, relayForFile } from "../helpers/relayClients.js";
 
 const TOKEN = "test-admin-token-3b8f0c7e9d2a41f6";
 const { relay, client } = relayForFile({ ADMIN_TOKEN: TOKEN });
@@ -31,22 +31,6 @@ const rcvAuth = (q: RecipientQueue) => ({ x25519PrivateKey: q.rcvAuthKey.private
 const send = (c: SMPClient, sndId: Uint8Array, body: string) => c.request(sndId, { tag: "SEND", notify: false, body: text(body) });
 const sub = (c: SMPClient, q: RecipientQueue) => c.request(q.rcvId, { tag: "SUB" }, rcvAuth(q));
 
-/** Collects a connection's pushes; `next()` waits for the next one. */
-function pushesOf(c: SMPClient): { next(): Promise<Push> } {
-  const buf: Push[] = [];
-  const waiting: ((p: Push) => void)[] = [];
-  c.onPush((p) => {
-    const w = waiting.shift();
-    if (w) w(p);
-    else buf.push(p);
-  });
-  return {
-    next: () => {
-      const p = buf.shift();
-      return p ? Promise.resolve(p) : new Promise((resolve) => waiting.push(resolve));
-    },
-  };
-}
 
 function body(q: Pick<RecipientQueue, "dhSecret">, r: ServerResponse): string {
   if (r.tag !== "MSG") throw new Error(`expected MSG, got ${outcome(r)}`);

@@ -5,7 +5,6 @@
 // GET /admin/metrics the same totals as Prometheus text. Also the report's window of days, its
 // `since` and `mode`, and the two routes behind the admin token.
 import { describe, expect, it } from "vitest";
-import type { Push, SMPClient } from "../../src/client/client.js";
 import { ack, createQueue, decryptMessage, derX25519, getMessage, secureQueue, secureSenderQueue, sendMessage, type RecipientQueue } from "../../src/client/queues.js";
 import { randomBytes } from "../../src/crypto/random.js";
 import { generateX25519 } from "../../src/crypto/x25519.js";
@@ -18,7 +17,7 @@ import type { StatsReport } from "../../src/server/statsReport.js";
 import { outcome } from "../helpers/authWire.js";
 import { startLocalTestRelay } from "../helpers/localRelay.js";
 import { RawSocket } from "../helpers/rawConn.js";
-import { relayForFile } from "../helpers/relayClients.js";
+import { pushesOf, relayForFile } from "../helpers/relayClients.js";
 
 const TOKEN = "test-admin-token-stats-5d1e7a9c04b2";
 const QUOTA = 3;
@@ -53,17 +52,6 @@ async function statsWhen(what: string, ready: (r: StatsReport) => boolean, ms = 
   }
 }
 
-/** Collects a connection's pushes; `next()` waits for the next one. */
-function pushesOf(c: SMPClient): { next(): Promise<Push> } {
-  const buf: Push[] = [];
-  const waiting: ((p: Push) => void)[] = [];
-  c.onPush((p) => {
-    const w = waiting.shift();
-    if (w) w(p);
-    else buf.push(p);
-  });
-  return { next: () => (buf.length > 0 ? Promise.resolve(buf.shift()!) : new Promise((resolve) => waiting.push(resolve))) };
-}
 
 const bodyText = (q: RecipientQueue, msgId: Uint8Array, body: Uint8Array): string => {
   const m = decryptMessage(q, msgId, body);
